@@ -1,0 +1,40 @@
+# Baseplate developer entry points. `make help` lists them.
+CARGO ?= cargo
+KUBECTL ?= kubectl
+APP ?= examples/my-application.yaml
+
+.PHONY: help render test lint fmt crds bench e2e run install uninstall image
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+render: ## Render the reference App with the built-in defaults (no cluster needed)
+	$(CARGO) run --quiet -p baseplate -- render $(APP)
+
+test: ## Run every test that needs no cluster (unit, snapshot, property, CRD, mock-API)
+	$(CARGO) test --workspace --all-targets --locked
+	$(CARGO) fmt --all -- --check
+
+lint: ## Clippy with warnings as errors
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+crds: ## Regenerate deploy/crds.yaml from the Rust types
+	$(CARGO) run --quiet -p baseplate -- crds > deploy/crds.yaml
+
+bench: ## Criterion benchmarks of rendering
+	$(CARGO) bench -p baseplate-crd
+
+e2e: ## End-to-end tests against the cluster in KUBECONFIG (Kubernetes 1.33+)
+	BASEPLATE_E2E=1 $(CARGO) test -p baseplate --test e2e -- --test-threads=1 --nocapture
+
+run: ## Run the operator from this machine against the current kubeconfig context
+	$(CARGO) run -p baseplate -- run
+
+install: ## Install CRDs, RBAC and the operator Deployment into the current cluster
+	$(KUBECTL) apply -k deploy/
+
+uninstall: ## Remove the operator (Apps and their children stay unless the CRDs are deleted)
+	$(KUBECTL) delete -k deploy/ --ignore-not-found

@@ -1,0 +1,416 @@
+//! The `App` custom resource: what an app engineer writes.
+//!
+//! Every field but `image` is optional; what is left out comes from the Platform layers
+//! (see [`crate::resolve`]). Unknown fields are rejected: by the API server through the
+//! structural schema and strict field validation, offline through `deny_unknown_fields`.
+//!
+//! Cross-field rules live here as CEL (`x-kubernetes-validations`) so that `kubectl apply`
+//! rejects a bad App with the field named; `baseplate render` evaluates the very same rules
+//! client-side (see [`crate::admission`]).
+
+use std::collections::BTreeMap;
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::status::AppStatus;
+
+/// Probe rules shared by the App's main container and every sidecar: the two structs carry
+/// the same field names, so one set of CEL expressions serves both.
+macro_rules! probe_port_rule {
+    ($probe:literal) => {
+        concat!(
+            "!has(self.", $probe, ") || (has(self.", $probe, ".port) ? ",
+            "(has(self.ports) && self.ports.exists(p, p.name == self.", $probe, ".port)) : ",
+            "(has(self.ports) && size(self.ports) > 0))"
+        )
+    };
+}
+
+/// All declared secret keys as one CEL list.
+macro_rules! secret_keys {
+    () => {
+        "((has(self.secrets.generate) ? self.secrets.generate : []) + (has(self.secrets.supplied) ? self.secrets.supplied : []))"
+    };
+}
+
+macro_rules! probe_port_message {
+    ($probe:literal) => {
+        concat!(
+            $probe,
+            ".port must name one of this container's ports (or leave it out to use the first port; a container with no ports needs one)"
+        )
+    };
+}
+
+/// An application: one container image plus a few switches, expanded by Baseplate into a
+/// Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget, Ingress, ConfigMap
+/// and Secret carrying the platform's defaults.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "baseplate.dev",
+    version = "v1alpha1",
+    kind = "App",
+    namespaced,
+    status = "AppStatus",
+    shortname = "bapp",
+    category = "baseplate",
+    derive = "PartialEq",
+    doc = "An application that Baseplate expands into its Kubernetes children with the platform's defaults.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Replicas", type_ = "string", json_path = ".status.replicasSummary"),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
+    printcolumn(name = "Reason", type_ = "string", priority = "1", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = (
+        "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63",
+        "metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters) because it names the Service and every other child"
+    )
+)]
+#[x_kube(
+    validation = Rule::new("!has(self.replicas) || !has(self.autoscaling) || (has(self.autoscaling.enabled) && !self.autoscaling.enabled)")
+        .message("set either spec.replicas (a fixed size) or spec.autoscaling, not both; remove one of them")
+        .field_path(".replicas"),
+    validation = Rule::new(probe_port_rule!("readinessProbe")).message(probe_port_message!("readinessProbe")).field_path(".readinessProbe"),
+    validation = Rule::new(probe_port_rule!("livenessProbe")).message(probe_port_message!("livenessProbe")).field_path(".livenessProbe"),
+    validation = Rule::new(probe_port_rule!("startupProbe")).message(probe_port_message!("startupProbe")).field_path(".startupProbe"),
+    validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.env) || self.env.all(k, !(k in self.config.env))")
+        .message("a key appears in both spec.env and spec.config.env; keep it in one of them")
+        .field_path(".env"),
+    validation = Rule::new(concat!("!has(self.secrets) || !has(self.env) || self.env.all(k, !(k in ", secret_keys!(), "))"))
+        .message("a key in spec.env is also declared in spec.secrets; keep it in one place")
+        .field_path(".secrets"),
+    validation = Rule::new(concat!("!has(self.secrets) || !has(self.config) || !has(self.config.env) || self.config.env.all(k, !(k in ", secret_keys!(), "))"))
+        .message("a key in spec.config.env is also declared in spec.secrets; keep it in one place")
+        .field_path(".secrets"),
+    validation = Rule::new("!has(self.ingress) || (has(self.ingress.enabled) && !self.ingress.enabled) || (has(self.ports) && size(self.ports) > 0)")
+        .message("spec.ingress needs at least one entry in spec.ports to route to; add a port or set ingress.enabled: false")
+        .field_path(".ingress"),
+    validation = Rule::new("!has(self.ingress) || !has(self.ingress.port) || (has(self.ports) && self.ports.exists(p, p.name == self.ingress.port))")
+        .message("spec.ingress.port must name one of spec.ports")
+        .field_path(".ingress.port"),
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppSpec {
+    /// Container image, e.g. `nginx:1.14` or `registry.example.com/team/api@sha256:...`.
+    #[x_kube(validation = ("size(self) > 0 && !self.contains(' ')", "image must be a non-empty image reference without spaces, e.g. nginx:1.27"))]
+    #[schemars(length(max = 512))]
+    pub image: String,
+
+    /// Named ports the main container listens on. The Service exposes all of them; the
+    /// first one is the default for probes and the Ingress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(
+        validation = ("self.all(p, self.exists_one(q, q.name == p.name))", "port names must be unique"),
+        validation = ("self.all(p, self.exists_one(q, q.containerPort == p.containerPort))", "containerPort numbers must be unique"),
+    )]
+    #[schemars(length(max = 20))]
+    pub ports: Vec<Port>,
+
+    /// Plain environment variables. They are stored in the App's ConfigMap, so pods roll
+    /// when a value changes. Shorthand for `config.env`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))", "environment variable names must be letters, digits and '_', not starting with a digit"))]
+    #[schemars(extend("maxProperties" = 256))]
+    pub env: BTreeMap<String, String>,
+
+    /// A fixed number of replicas. Turns autoscaling off for this App.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 1000", "replicas must be between 0 and 1000"))]
+    pub replicas: Option<i32>,
+
+    /// Horizontal autoscaling on CPU. Defaults come from the Platform (built-in: 2..10 at 70%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+
+    /// CPU and memory for the main container. Defaults come from the Platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+
+    /// Overrides the image's entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub command: Option<Vec<String>>,
+
+    /// Arguments to the entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub args: Option<Vec<String>>,
+
+    /// When the container may receive traffic. Default: the Platform's probe (built-in: TCP on the first port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+
+    /// Restart the container when this fails. Off unless asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+
+    /// Hold the other probes until the app has started. Off unless asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+
+    /// Extra containers in the same pod, in the same small style.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(c, self.exists_one(d, d.name == c.name))", "sidecar names must be unique"))]
+    #[schemars(length(max = 10))]
+    pub sidecars: Vec<Sidecar>,
+
+    /// Configuration stored in the App's ConfigMap: environment variables and files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
+
+    /// Secret keys (never values) the app reads as environment variables from the App's Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Secrets>,
+
+    /// External HTTP routing. On by default when the App has a port; `enabled: false` turns it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+
+    /// Extra labels for the pods (never for the selector).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "podLabels may not set app.kubernetes.io/* or baseplate.dev/* labels: Baseplate owns them"))]
+    pub pod_labels: BTreeMap<String, String>,
+
+    /// Extra annotations for the pods.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, !k.startsWith('baseplate.dev/'))", "podAnnotations may not set baseplate.dev/* annotations: Baseplate owns them"))]
+    pub pod_annotations: BTreeMap<String, String>,
+}
+
+/// A named container port.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Port {
+    /// IANA service name: at most 15 lowercase letters, digits and '-', with at least one letter.
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self) <= 15 && self.matches('[a-z]') && !self.contains('--')",
+        "port name must be at most 15 lowercase letters, digits and single '-', with at least one letter (e.g. http, grpc, metrics)"
+    ))]
+    #[schemars(length(max = 15))]
+    pub name: String,
+    /// Port number the container listens on.
+    #[x_kube(validation = ("self >= 1 && self <= 65535", "containerPort must be between 1 and 65535"))]
+    pub container_port: i32,
+    /// TCP (default), UDP or SCTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+    #[serde(rename = "SCTP")]
+    Sctp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+/// CPU-based horizontal autoscaling.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
+    .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
+    .field_path(".minReplicas"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Autoscaling {
+    /// Set to false to run a fixed number of replicas instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 1000", "minReplicas must be between 1 and 1000"))]
+    pub min_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 1000", "maxReplicas must be between 1 and 1000"))]
+    pub max_replicas: Option<i32>,
+    /// Average CPU utilisation (percent of the request) the autoscaler aims for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "targetCPUUtilizationPercentage must be between 1 and 100"))]
+    #[serde(rename = "targetCPUUtilizationPercentage")]
+    pub target_cpu_utilization_percentage: Option<i32>,
+}
+
+/// CPU and memory as Kubernetes quantities (`100m`, `0.5`, `128Mi`, `1Gi`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE))]
+    #[schemars(length(max = 32))]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE))]
+    #[schemars(length(max = 32))]
+    pub memory: Option<String>,
+    /// CPU limit. No CPU limit unless set here or by the Platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE))]
+    #[schemars(length(max = 32))]
+    pub cpu_limit: Option<String>,
+    /// Memory limit. Defaults to the memory request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE))]
+    #[schemars(length(max = 32))]
+    pub memory_limit: Option<String>,
+}
+
+/// A probe: HTTP GET when `path` is set, TCP connect otherwise.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Probe {
+    /// HTTP path to GET, e.g. `/healthz`. Leave out for a TCP probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self.startsWith('/')", "probe path must start with '/'"))]
+    #[schemars(length(max = 1024))]
+    pub path: Option<String>,
+    /// Name of the port to probe. Default: the container's first port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 15))]
+    pub port: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 3600", "initialDelaySeconds must be between 0 and 3600"))]
+    pub initial_delay_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 3600", "periodSeconds must be between 1 and 3600"))]
+    pub period_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 600", "timeoutSeconds must be between 1 and 600"))]
+    pub timeout_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "failureThreshold must be between 1 and 100"))]
+    pub failure_threshold: Option<i32>,
+}
+
+/// An extra container in the App's pods.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(
+    validation = Rule::new(probe_port_rule!("readinessProbe")).message(probe_port_message!("readinessProbe")).field_path(".readinessProbe"),
+    validation = Rule::new(probe_port_rule!("livenessProbe")).message(probe_port_message!("livenessProbe")).field_path(".livenessProbe"),
+    validation = Rule::new(probe_port_rule!("startupProbe")).message(probe_port_message!("startupProbe")).field_path(".startupProbe"),
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sidecar {
+    /// Container name: a DNS-1123 label; `app` is taken by the main container.
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self) <= 63 && self != 'app'",
+        "sidecar name must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters) other than 'app'"
+    ))]
+    #[schemars(length(max = 63))]
+    pub name: String,
+    #[x_kube(validation = ("size(self) > 0 && !self.contains(' ')", "image must be a non-empty image reference without spaces"))]
+    #[schemars(length(max = 512))]
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(
+        validation = ("self.all(p, self.exists_one(q, q.name == p.name))", "port names must be unique"),
+        validation = ("self.all(p, self.exists_one(q, q.containerPort == p.containerPort))", "containerPort numbers must be unique"),
+    )]
+    #[schemars(length(max = 20))]
+    pub ports: Vec<Port>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))", "environment variable names must be letters, digits and '_', not starting with a digit"))]
+    #[schemars(extend("maxProperties" = 256))]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+}
+
+/// Configuration kept in the App's ConfigMap.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[x_kube(validation = Rule::new("!has(self.env) || !has(self.files) || self.env.all(k, !(k in self.files))")
+    .message("a name is used both as a config.env key and a config.files name; rename one")
+    .field_path(".files"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Environment variables, like `spec.env`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))", "environment variable names must be letters, digits and '_', not starting with a digit"))]
+    #[schemars(extend("maxProperties" = 256))]
+    pub env: BTreeMap<String, String>,
+    /// Files by name, mounted read-only under `mountPath`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253 && k != '.' && k != '..')", "config file names must be letters, digits, '-', '_' and '.', at most 253 characters"))]
+    #[schemars(extend("maxProperties" = 256))]
+    pub files: BTreeMap<String, String>,
+    /// Where the files appear in the container. Default: the Platform's (built-in `/etc/app`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self.startsWith('/') && self != '/' && self != '/tmp'", "config.mountPath must be an absolute directory other than / and /tmp"))]
+    #[schemars(length(max = 1024))]
+    pub mount_path: Option<String>,
+}
+
+/// Secret keys. An App never carries a secret value.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[x_kube(validation = Rule::new("!has(self.generate) || !has(self.supplied) || self.generate.all(k, !(k in self.supplied))")
+    .message("a key is listed in both secrets.generate and secrets.supplied; list it once")
+    .field_path(".supplied"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Secrets {
+    /// Keys whose value Baseplate generates once (32 random characters) and keeps for the App's life.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$') && self.exists_one(j, j == k))", "secrets.generate keys must be unique environment variable names"))]
+    #[schemars(length(max = 64))]
+    pub generate: Vec<String>,
+    /// Keys whose value people or tools put into the App's Secret. Baseplate never writes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$') && self.exists_one(j, j == k))", "secrets.supplied keys must be unique environment variable names"))]
+    #[schemars(length(max = 64))]
+    pub supplied: Vec<String>,
+}
+
+impl Secrets {
+    /// Every declared key, generated first, in declaration order.
+    pub fn key_names(&self) -> impl Iterator<Item = &str> {
+        self.generate.iter().chain(&self.supplied).map(String::as_str)
+    }
+}
+
+/// External HTTP routing for the App's Service.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressSpec {
+    /// Set to false to have no Ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Host name. Default: the Platform's host template (built-in `{name}.{namespace}.apps.example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (
+        "self.matches('^(\\\\*\\\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') && size(self) <= 253",
+        "ingress.host must be a lowercase DNS name such as shop.example.com"
+    ))]
+    #[schemars(length(max = 253))]
+    pub host: Option<String>,
+    /// URL path prefixes routed to the App. Default `/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(p, p.startsWith('/'))", "ingress paths must start with '/'"))]
+    #[schemars(length(max = 32))]
+    pub paths: Vec<String>,
+    /// Name of the port to route to. Default: the first port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 15))]
+    pub port: Option<String>,
+}

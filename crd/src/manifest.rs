@@ -1,0 +1,88 @@
+//! Reading Apps and Platforms from YAML, and writing objects as a YAML stream.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::admission;
+use crate::app::App;
+use crate::error::{FieldError, ManifestError};
+use crate::platform::Platform;
+
+pub const API_VERSION: &str = "baseplate.dev/v1alpha1";
+
+/// What a YAML stream held.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub apps: Vec<App>,
+    pub platforms: Vec<Platform>,
+}
+
+/// Parses every document of a YAML stream as an App or a Platform, strictly (unknown fields are
+/// errors) and with the CRDs' CEL rules applied, as the API server would on `kubectl apply`.
+pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Parse {
+        source_name: source_name.into(),
+        index: 1,
+        message: e.to_string(),
+    })?;
+    let mut manifests = Manifests::default();
+    for (position, document) in documents.into_iter().enumerate() {
+        let index = position + 1;
+        if document.is_null() {
+            continue;
+        }
+        let api_version = document["apiVersion"].as_str().unwrap_or_default();
+        let kind = document["kind"].as_str().unwrap_or_default().to_string();
+        if api_version != API_VERSION || !(kind == "App" || kind == "Platform") {
+            return Err(ManifestError::UnexpectedKind {
+                source_name: source_name.into(),
+                index,
+                kind: if kind.is_empty() { "document without kind".into() } else { format!("{api_version} {kind}") },
+            });
+        }
+        let name = document["metadata"]["name"].as_str().unwrap_or("<unnamed>").to_string();
+        let invalid = |errors: Vec<FieldError>| ManifestError::Invalid {
+            source_name: source_name.into(),
+            name: format!("{kind}/{name}"),
+            errors,
+        };
+        if kind == "App" {
+            let app: App = strict(document).map_err(|e| invalid(vec![e]))?;
+            let errors = admission::check_app(&app);
+            if !errors.is_empty() {
+                return Err(invalid(errors));
+            }
+            manifests.apps.push(app);
+        } else {
+            let platform: Platform = strict(document).map_err(|e| invalid(vec![e]))?;
+            let errors = admission::check_platform(&platform);
+            if !errors.is_empty() {
+                return Err(invalid(errors));
+            }
+            manifests.platforms.push(platform);
+        }
+    }
+    Ok(manifests)
+}
+
+/// Deserializes with the path of the offending field in the error.
+fn strict<T: DeserializeOwned>(document: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let hint = if message.starts_with("unknown field") {
+            "; remove it or fix its spelling"
+        } else {
+            ""
+        };
+        FieldError::new(if path == "." { "<document>".into() } else { path }, format!("{message}{hint}"))
+    })
+}
+
+/// Objects as one multi-document YAML stream, each document starting with `---`.
+pub fn to_yaml_stream(objects: impl IntoIterator<Item = Value>) -> String {
+    objects
+        .into_iter()
+        .map(|o| format!("---\n{}", serde_saphyr::to_string(&o).expect("JSON values serialize to YAML")))
+        .collect()
+}

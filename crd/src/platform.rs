@@ -1,0 +1,219 @@
+//! The `Platform` custom resource: what SREs tune.
+//!
+//! A Platform is cluster-scoped, selects namespaces and has a priority. For an App, the
+//! layers merge field by field: built-in defaults < matching Platforms by ascending priority
+//! (ties broken by name) < the App's own fields. `limits` are guardrails: every matching
+//! Platform's limits hold at once.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::app::{Autoscaling, Probe, Resources};
+
+/// Cluster-wide defaults and guardrails for the Apps in the namespaces it selects.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "baseplate.dev",
+    version = "v1alpha1",
+    kind = "Platform",
+    shortname = "bplatform",
+    category = "baseplate",
+    derive = "PartialEq",
+    derive = "Default",
+    doc = "Defaults and guardrails that Baseplate applies to every App in the namespaces it selects.",
+    printcolumn(name = "Priority", type_ = "integer", json_path = ".spec.priority"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformSpec {
+    /// Higher priority wins where two matching Platforms set the same default.
+    #[serde(default)]
+    #[x_kube(validation = ("self >= -1000 && self <= 1000", "priority must be between -1000 and 1000"))]
+    pub priority: i32,
+    /// Namespaces this Platform applies to. Leave out to apply to every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Values every App gets unless it sets its own.
+    #[serde(default)]
+    pub defaults: PlatformDefaults,
+    /// Guardrails an App cannot exceed.
+    #[serde(default)]
+    pub limits: PlatformLimits,
+}
+
+/// Every knob an SRE can default. All optional: what is left out falls through to lower layers.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformDefaults {
+    /// Fixed replica count used when autoscaling is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 1000", "replicas must be between 0 and 1000"))]
+    pub replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// Readiness probe for Apps that do not set one. Built-in: TCP on the first port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    /// Seconds every container sleeps in preStop so endpoints drain before SIGTERM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 600", "preStopSleepSeconds must be between 0 and 600"))]
+    pub pre_stop_sleep_seconds: Option<i64>,
+    /// Raised to at least preStopSleepSeconds + 20 whatever it is set to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 3600", "terminationGracePeriodSeconds must be between 0 and 3600"))]
+    pub termination_grace_period_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_update: Option<RollingUpdateDefaults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 3600", "minReadySeconds must be between 0 and 3600"))]
+    pub min_ready_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 30 && self <= 7200", "progressDeadlineSeconds must be between 30 and 7200"))]
+    pub progress_deadline_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 100", "revisionHistoryLimit must be between 0 and 100"))]
+    pub revision_history_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<PdbDefaults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressDefaults>,
+    /// Replaces the built-in restricted pod securityContext as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+    /// Replaces the built-in restricted container securityContext as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_security_context: Option<SecurityContext>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_spread: Option<TopologySpreadDefaults>,
+    /// Extra labels on every child and pod. Layers add up; a higher layer wins on the same key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "labels may not set app.kubernetes.io/* or baseplate.dev/* keys: Baseplate owns them"))]
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations on every child and pod. Layers add up; a higher layer wins on the same key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = ("self.all(k, !k.startsWith('baseplate.dev/'))", "annotations may not set baseplate.dev/* keys: Baseplate owns them"))]
+    pub annotations: BTreeMap<String, String>,
+    /// Directory where `config.files` are mounted. Built-in `/etc/app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self.startsWith('/') && self != '/' && self != '/tmp'", "configMountPath must be an absolute directory other than / and /tmp"))]
+    pub config_mount_path: Option<String>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = Rule::new("!has(self.maxSurge) || !has(self.maxUnavailable) || !(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])")
+    .message("rollingUpdate.maxSurge and maxUnavailable cannot both be zero: the rollout could never make progress"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollingUpdateDefaults {
+    /// Pods above the desired count during a rollout (number or percentage). Built-in 25%.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_surge: Option<IntOrString>,
+    /// Pods below the desired count during a rollout. Built-in 0: no capacity is lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrString>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PdbDefaults {
+    /// Set to false to never create PodDisruptionBudgets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Built-in 1. A PDB is only made when the App's minimum replicas is at least 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrString>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressDefaults {
+    /// Whether Apps with ports get an Ingress unless they say otherwise. Built-in true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// IngressClass name. Built-in: none (the cluster's default class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub class_name: Option<String>,
+    /// Host for Apps that do not set one; `{name}` and `{namespace}` are replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self.contains('{name}')", "hostTemplate must contain {name} so that every App gets its own host"))]
+    #[schemars(length(max = 253))]
+    pub host_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsDefaults>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsDefaults {
+    /// Terminate TLS at the Ingress. Built-in false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// cert-manager ClusterIssuer named in the `cert-manager.io/cluster-issuer` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub cluster_issuer: Option<String>,
+    /// Name of the TLS Secret; `{name}` is replaced. Built-in `{name}-tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub secret_name_template: Option<String>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopologySpreadDefaults {
+    /// Built-in true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Built-in zone and hostname.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 8))]
+    pub topology_keys: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "maxSkew must be between 1 and 100"))]
+    pub max_skew: Option<i32>,
+    /// `ScheduleAnyway` (built-in) or `DoNotSchedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self in ['ScheduleAnyway', 'DoNotSchedule']", "whenUnsatisfiable must be ScheduleAnyway or DoNotSchedule"))]
+    pub when_unsatisfiable: Option<String>,
+}
+
+/// Guardrails. An App that crosses one is not applied; its running children stay as they are.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformLimits {
+    /// Most replicas an App may run (fixed or autoscaling maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1", "maxReplicas must be at least 1"))]
+    pub max_replicas: Option<i32>,
+    /// Shortest preStop sleep an App may end up with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 600", "minPreStopSleepSeconds must be between 0 and 600"))]
+    pub min_pre_stop_sleep_seconds: Option<i64>,
+    /// Image prefixes Apps may use, e.g. `registry.example.com/` or `docker.io/library/`.
+    /// Empty: any registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub allowed_registries: Vec<String>,
+    /// Apps must state their own CPU and memory requests instead of taking the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_resource_requests: Option<bool>,
+    /// Largest CPU request or limit for any one container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE))]
+    #[schemars(length(max = 32))]
+    pub max_cpu: Option<String>,
+    /// Largest memory request or limit for any one container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE))]
+    #[schemars(length(max = 32))]
+    pub max_memory: Option<String>,
+}

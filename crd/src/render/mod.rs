@@ -1,0 +1,140 @@
+//! From one App, its Platforms and its preserved secret state to the desired children.
+//!
+//! Pure: no client, no clock, no randomness. Same input, same bytes.
+
+mod config;
+mod network;
+mod scaling;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::error::RenderError;
+use crate::labels;
+use crate::policy;
+use crate::resolve::{self, EffectivePlatform, Settings};
+use crate::secrets::SecretState;
+
+/// The desired children of one App. The applier destructures it without `..`, so a kind added
+/// here that is not applied and pruned there fails to compile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Children {
+    pub config_map: ConfigMap,
+    pub secret: Secret,
+    pub deployment: Deployment,
+    pub service: Option<Service>,
+    pub horizontal_pod_autoscaler: Option<HorizontalPodAutoscaler>,
+    pub pod_disruption_budget: Option<PodDisruptionBudget>,
+    pub ingress: Option<Ingress>,
+}
+
+impl Children {
+    /// Every present child as JSON, in apply order (config before the workload that reads it).
+    pub fn to_values(&self) -> Vec<serde_json::Value> {
+        let Children {
+            config_map,
+            secret,
+            deployment,
+            service,
+            horizontal_pod_autoscaler,
+            pod_disruption_budget,
+            ingress,
+        } = self;
+        let mut values = vec![to_value(config_map), to_value(secret), to_value(deployment)];
+        values.extend(service.as_ref().map(to_value));
+        values.extend(horizontal_pod_autoscaler.as_ref().map(to_value));
+        values.extend(pod_disruption_budget.as_ref().map(to_value));
+        values.extend(ingress.as_ref().map(to_value));
+        values
+    }
+
+    /// `Kind/name` of every present child, in apply order.
+    pub fn names(&self) -> Vec<String> {
+        self.to_values()
+            .iter()
+            .map(|v| format!("{}/{}", v["kind"].as_str().unwrap_or_default(), v["metadata"]["name"].as_str().unwrap_or_default()))
+            .collect()
+    }
+}
+
+fn to_value<T: Serialize>(object: &T) -> serde_json::Value {
+    serde_json::to_value(object).expect("Kubernetes objects serialize to JSON")
+}
+
+/// The whole pipeline: resolve the layers, check the guardrails, build every child.
+pub fn render(app: &App, platform: &EffectivePlatform, secrets: &SecretState) -> Result<Children, RenderError> {
+    let settings = resolve::resolve(app, platform)?;
+    let violations = policy::check(&app.spec, &settings, platform);
+    if !violations.is_empty() {
+        return Err(RenderError::PolicyViolation(violations));
+    }
+    build(app, &settings, secrets)
+}
+
+/// Builds the children from already-resolved settings.
+pub fn build(app: &App, settings: &Settings, secrets: &SecretState) -> Result<Children, RenderError> {
+    let meta = ChildMeta::new(app, settings);
+    let config_map = config::config_map(app, &meta);
+    let secret = config::secret(app, secrets, &meta)?;
+    let config_hash = config::config_digest(&config_map);
+    let secret_hash = secrets.digest(&app.spec);
+    let deployment = workload::deployment(app, settings, &meta, &config_hash, &secret_hash);
+    let service = network::service(app, &meta);
+    let ingress = service.as_ref().and_then(|_| network::ingress(settings, &meta));
+    Ok(Children {
+        config_map,
+        secret,
+        deployment,
+        service,
+        horizontal_pod_autoscaler: scaling::horizontal_pod_autoscaler(settings, &meta),
+        pod_disruption_budget: scaling::pod_disruption_budget(settings, &meta),
+        ingress,
+    })
+}
+
+/// What every child's metadata shares.
+struct ChildMeta {
+    name: String,
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    owner: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+}
+
+impl ChildMeta {
+    fn new(app: &App, settings: &Settings) -> Self {
+        Self {
+            name: settings.name.clone(),
+            namespace: settings.namespace.clone(),
+            labels: labels::child_labels(&settings.name, &settings.labels),
+            annotations: settings.annotations.clone(),
+            // An App read from a file has no UID yet; the operator's always does.
+            owner: app.meta().uid.as_ref().and_then(|_| app.controller_owner_ref(&())),
+        }
+    }
+
+    fn object_meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(self.name.clone()),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels.clone()),
+            annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+            owner_references: self.owner.clone().map(|o| vec![o]),
+            ..Default::default()
+        }
+    }
+
+    fn selector(&self) -> BTreeMap<String, String> {
+        labels::selector(&self.name)
+    }
+}
