@@ -6,7 +6,7 @@ APP ?= examples/my-application.yaml
 .PHONY: help render test lint fmt crds bench e2e run install uninstall image
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 render: ## Render the reference App with the built-in defaults (no cluster needed)
 	$(CARGO) run --quiet -p baseplate -- render $(APP)

@@ -9,8 +9,8 @@ use std::fmt;
 
 use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::core::{Selector, SelectorExt};
 use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
 use serde::Serialize;
 
 use crate::app::{App, AppSpec, Probe, Resources};
@@ -72,9 +72,12 @@ impl EffectivePlatform {
     ///
     /// A Platform with a selector that cannot be parsed matches nothing: applying its
     /// defaults to namespaces it may not have meant would be worse than skipping it.
-    pub fn select(platforms: &[Platform], namespace_labels: &BTreeMap<String, String>) -> Self {
+    pub fn select<'a>(
+        platforms: impl IntoIterator<Item = &'a Platform>,
+        namespace_labels: &BTreeMap<String, String>,
+    ) -> Self {
         let mut layers: Vec<PlatformLayer> = platforms
-            .iter()
+            .into_iter()
             .filter(|p| platform_matches(p, namespace_labels))
             .map(|p| PlatformLayer {
                 name: p.name_any(),
@@ -183,7 +186,11 @@ impl Settings {
     /// The URL the Ingress serves the App at, when it has one.
     pub fn url(&self) -> Option<String> {
         let ingress = self.ingress.as_ref()?;
-        let scheme = if ingress.tls.is_some() { "https" } else { "http" };
+        let scheme = if ingress.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let path = ingress.paths.first().map_or("/", String::as_str);
         Some(format!("{scheme}://{}{path}", ingress.host))
     }
@@ -223,7 +230,9 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         ),
         target_cpu_utilization_percentage: r.pick(
             "autoscaling.targetCPUUtilizationPercentage",
-            spec.autoscaling.as_ref().and_then(|a| a.target_cpu_utilization_percentage),
+            spec.autoscaling
+                .as_ref()
+                .and_then(|a| a.target_cpu_utilization_percentage),
             |d| d.autoscaling.as_ref()?.target_cpu_utilization_percentage,
         ),
     });
@@ -269,14 +278,14 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         r.record(
             "preStopSleepSeconds",
             &floor,
-            Source::Rule(format!("raised to limits.minPreStopSleepSeconds of platform/{platform}")),
+            Source::Rule(format!(
+                "raised to limits.minPreStopSleepSeconds of platform/{platform}"
+            )),
         );
     }
-    let mut termination_grace_period_seconds = r.pick(
-        "terminationGracePeriodSeconds",
-        None,
-        |d| d.termination_grace_period_seconds,
-    );
+    let mut termination_grace_period_seconds = r.pick("terminationGracePeriodSeconds", None, |d| {
+        d.termination_grace_period_seconds
+    });
     let grace_floor = pre_stop_sleep_seconds + builtin::SHUTDOWN_MARGIN_SECONDS;
     if termination_grace_period_seconds < grace_floor {
         termination_grace_period_seconds = grace_floor;
@@ -307,8 +316,9 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         ));
     }
     let min_ready_seconds = r.pick("minReadySeconds", None, |d| d.min_ready_seconds);
-    let progress_deadline_seconds =
-        r.pick("progressDeadlineSeconds", None, |d| d.progress_deadline_seconds);
+    let progress_deadline_seconds = r.pick("progressDeadlineSeconds", None, |d| {
+        d.progress_deadline_seconds
+    });
     let revision_history_limit = r.pick("revisionHistoryLimit", None, |d| d.revision_history_limit);
 
     let minimum_replicas = autoscaling.as_ref().map_or(replicas, |h| h.min_replicas);
@@ -323,21 +333,25 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
 
     let ingress = r.ingress(&name, &namespace, &mut errors);
 
-    let pod_security_context =
-        r.pick("podSecurityContext", None, |d| d.pod_security_context.clone());
+    let pod_security_context = r.pick("podSecurityContext", None, |d| {
+        d.pod_security_context.clone()
+    });
     let container_security_context = r.pick("containerSecurityContext", None, |d| {
         d.container_security_context.clone()
     });
     let automount_service_account_token = r.pick("automountServiceAccountToken", None, |d| {
         d.automount_service_account_token
     });
-    let topology_enabled =
-        r.pick("topologySpread.enabled", None, |d| d.topology_spread.as_ref()?.enabled);
+    let topology_enabled = r.pick("topologySpread.enabled", None, |d| {
+        d.topology_spread.as_ref()?.enabled
+    });
     let topology_spread = topology_enabled.then(|| TopologySettings {
         topology_keys: r.pick("topologySpread.topologyKeys", None, |d| {
             d.topology_spread.as_ref()?.topology_keys.clone()
         }),
-        max_skew: r.pick("topologySpread.maxSkew", None, |d| d.topology_spread.as_ref()?.max_skew),
+        max_skew: r.pick("topologySpread.maxSkew", None, |d| {
+            d.topology_spread.as_ref()?.max_skew
+        }),
         when_unsatisfiable: r.pick("topologySpread.whenUnsatisfiable", None, |d| {
             d.topology_spread.as_ref()?.when_unsatisfiable.clone()
         }),
@@ -409,7 +423,8 @@ impl<'a> Resolver<'a> {
 
     fn record<T: Serialize>(&mut self, key: &str, value: &T, source: Source) {
         let value = serde_json::to_string(value).unwrap_or_default();
-        self.provenance.insert(key.to_string(), Provenance { value, source });
+        self.provenance
+            .insert(key.to_string(), Provenance { value, source });
     }
 
     fn source_of(&self, key: &str) -> String {
@@ -429,7 +444,9 @@ impl<'a> Resolver<'a> {
             self.layers
                 .iter()
                 .rev()
-                .find_map(|l| from_defaults(&l.defaults).map(|v| (v, Source::Platform(l.name.clone()))))
+                .find_map(|l| {
+                    from_defaults(&l.defaults).map(|v| (v, Source::Platform(l.name.clone())))
+                })
                 .or_else(|| from_defaults(&self.builtin).map(|v| (v, Source::BuiltIn)))
         });
         if let Some((value, source)) = &found {
@@ -450,30 +467,42 @@ impl<'a> Resolver<'a> {
     }
 
     fn resources(&mut self, key: &str, own: Option<&Resources>) -> ResourceSettings {
-        let cpu = self.pick(&format!("{key}.cpu"), own.and_then(|r| r.cpu.clone()), |d| {
-            d.resources.as_ref()?.cpu.clone()
-        });
-        let memory = self.pick(&format!("{key}.memory"), own.and_then(|r| r.memory.clone()), |d| {
-            d.resources.as_ref()?.memory.clone()
-        });
+        let cpu = self.pick(
+            &format!("{key}.cpu"),
+            own.and_then(|r| r.cpu.clone()),
+            |d| d.resources.as_ref()?.cpu.clone(),
+        );
+        let memory = self.pick(
+            &format!("{key}.memory"),
+            own.and_then(|r| r.memory.clone()),
+            |d| d.resources.as_ref()?.memory.clone(),
+        );
         let cpu_limit = self.pick_optional(
             &format!("{key}.cpuLimit"),
             own.and_then(|r| r.cpu_limit.clone()),
             |d| d.resources.as_ref()?.cpu_limit.clone(),
         );
         let memory_key = format!("{key}.memoryLimit");
-        let memory_limit = match self.pick_optional(
-            &memory_key,
-            own.and_then(|r| r.memory_limit.clone()),
-            |d| d.resources.as_ref()?.memory_limit.clone(),
-        ) {
-            Some(limit) => limit,
-            None => {
-                self.record(&memory_key, &memory, Source::Rule("equal to the memory request".into()));
-                memory.clone()
-            }
-        };
-        ResourceSettings { cpu, memory, cpu_limit, memory_limit }
+        let memory_limit =
+            match self.pick_optional(&memory_key, own.and_then(|r| r.memory_limit.clone()), |d| {
+                d.resources.as_ref()?.memory_limit.clone()
+            }) {
+                Some(limit) => limit,
+                None => {
+                    self.record(
+                        &memory_key,
+                        &memory,
+                        Source::Rule("equal to the memory request".into()),
+                    );
+                    memory.clone()
+                }
+            };
+        ResourceSettings {
+            cpu,
+            memory,
+            cpu_limit,
+            memory_limit,
+        }
     }
 
     /// The App's readiness probe over the Platform's default probe, leaf by leaf.
@@ -496,9 +525,11 @@ impl<'a> Resolver<'a> {
                 own.initial_delay_seconds,
                 |d| d.readiness_probe.as_ref()?.initial_delay_seconds,
             ),
-            period_seconds: self.pick_optional("readinessProbe.periodSeconds", own.period_seconds, |d| {
-                d.readiness_probe.as_ref()?.period_seconds
-            }),
+            period_seconds: self.pick_optional(
+                "readinessProbe.periodSeconds",
+                own.period_seconds,
+                |d| d.readiness_probe.as_ref()?.period_seconds,
+            ),
             timeout_seconds: self.pick_optional(
                 "readinessProbe.timeoutSeconds",
                 own.timeout_seconds,
@@ -520,7 +551,9 @@ impl<'a> Resolver<'a> {
         errors: &mut Vec<FieldError>,
     ) -> Option<IngressSettings> {
         let own = self.spec.ingress.clone().unwrap_or_default();
-        let enabled = self.pick("ingress.enabled", own.enabled, |d| d.ingress.as_ref()?.enabled);
+        let enabled = self.pick("ingress.enabled", own.enabled, |d| {
+            d.ingress.as_ref()?.enabled
+        });
         let first_port = self.spec.ports.first()?;
         if !enabled {
             return None;
@@ -537,7 +570,9 @@ impl<'a> Resolver<'a> {
                 host
             }
             None => {
-                let host = template.replace("{name}", name).replace("{namespace}", namespace);
+                let host = template
+                    .replace("{name}", name)
+                    .replace("{namespace}", namespace);
                 if !is_dns_name(&host) {
                     errors.push(FieldError::new(
                         "spec.ingress.host",
@@ -550,7 +585,11 @@ impl<'a> Resolver<'a> {
                 host
             }
         };
-        let paths = if own.paths.is_empty() { vec!["/".to_string()] } else { own.paths };
+        let paths = if own.paths.is_empty() {
+            vec!["/".to_string()]
+        } else {
+            own.paths
+        };
         let port = own.port.unwrap_or_else(|| first_port.name.clone());
         let tls_enabled = self.pick("ingress.tls.enabled", None, |d| {
             d.ingress.as_ref()?.tls.as_ref()?.enabled
@@ -561,7 +600,12 @@ impl<'a> Resolver<'a> {
             });
             let secret_name = self
                 .pick("ingress.tls.secretNameTemplate", None, |d| {
-                    d.ingress.as_ref()?.tls.as_ref()?.secret_name_template.clone()
+                    d.ingress
+                        .as_ref()?
+                        .tls
+                        .as_ref()?
+                        .secret_name_template
+                        .clone()
                 })
                 .replace("{name}", name);
             if !is_dns_subdomain(&secret_name) {
@@ -573,11 +617,20 @@ impl<'a> Resolver<'a> {
                     ),
                 ));
             }
-            Some(TlsSettings { cluster_issuer, secret_name })
+            Some(TlsSettings {
+                cluster_issuer,
+                secret_name,
+            })
         } else {
             None
         };
-        Some(IngressSettings { class_name, host, paths, port, tls })
+        Some(IngressSettings {
+            class_name,
+            host,
+            paths,
+            port,
+            tls,
+        })
     }
 
     /// Maps add up across layers; a higher layer wins on the same key.
@@ -611,7 +664,9 @@ impl<'a> Resolver<'a> {
 pub fn is_dns_label(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 63
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !text.starts_with('-')
         && !text.ends_with('-')
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::telemetry::LogFormat;
+
 /// Baseplate: one small App resource in, a production-ready Deployment, Service, HPA, PDB,
 /// Ingress, ConfigMap and Secret out, with the defaults your SRE team chose.
 #[derive(Parser, Debug)]
@@ -29,6 +31,8 @@ pub enum Command {
     Explain(RenderArgs),
     /// Print the App and Platform CustomResourceDefinitions as YAML.
     Crds,
+    /// Run the operator against the cluster in KUBECONFIG (or the in-cluster service account).
+    Run(RunArgs),
 }
 
 #[derive(Args, Debug)]
@@ -52,4 +56,34 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .ok_or_else(|| format!("expected key=value, got {text:?}"))
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Apps reconciled at the same time.
+    #[arg(long, env = "BASEPLATE_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
+    /// Seconds between reconciles of an App when nothing changes (plus up to 10% jitter).
+    #[arg(long, env = "BASEPLATE_RESYNC_SECONDS", default_value_t = 600)]
+    pub resync_seconds: u64,
+    /// Address of the /healthz, /readyz and /metrics server.
+    #[arg(long, env = "BASEPLATE_HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub http_address: std::net::SocketAddr,
+    /// Hold a Lease before writing anything, so that only one replica acts at a time.
+    #[arg(long, env = "BASEPLATE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    #[arg(long, env = "BASEPLATE_LEASE_NAME", default_value = "baseplate-leader")]
+    pub lease_name: String,
+    /// Namespace of the Lease; in a pod, its own namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "baseplate-system")]
+    pub lease_namespace: String,
+    /// This replica's name in the Lease and in events; in a pod, the pod name.
+    #[arg(long, env = "POD_NAME", default_value_t = default_identity())]
+    pub identity: String,
+    #[arg(long, env = "BASEPLATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn default_identity() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| format!("baseplate-{}", std::process::id()))
 }

@@ -1,8 +1,6 @@
 //! `baseplate`: the Baseplate operator and its offline tools.
 
-mod cli;
-mod offline;
-
+use baseplate_operator::{cli, controller, offline, telemetry};
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
@@ -11,5 +9,9 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Render(args) => offline::render(&args),
         cli::Command::Explain(args) => offline::explain(&args),
         cli::Command::Crds => offline::crds(),
+        cli::Command::Run(args) => {
+            telemetry::init(args.log_format)?;
+            tokio::runtime::Runtime::new()?.block_on(controller::run(args))
+        }
     }
 }

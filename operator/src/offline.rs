@@ -24,7 +24,11 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
         secrets.generate_missing(&app.spec, random_secret_value);
         match baseplate_crd::render(app, &platform, &secrets) {
             Ok(children) => output.push_str(&manifest::to_yaml_stream(children.to_values())),
-            Err(e) => failures.push(format!("App {}/{}: {e}", namespace_of(app), app.metadata.name.as_deref().unwrap_or_default())),
+            Err(e) => failures.push(format!(
+                "App {}/{}: {e}",
+                namespace_of(app),
+                app.metadata.name.as_deref().unwrap_or_default()
+            )),
         }
     }
     print!("{output}");
@@ -42,8 +46,20 @@ pub fn explain(args: &RenderArgs) -> anyhow::Result<()> {
             .with_context(|| format!("App {}", app.metadata.name.as_deref().unwrap_or_default()))?;
         println!("App {}/{}", settings.namespace, settings.name);
         let platforms = settings.platforms.join(", ");
-        println!("Platforms: {}", if platforms.is_empty() { "none (built-in defaults only)" } else { &platforms });
-        let width = settings.provenance.keys().map(String::len).max().unwrap_or(0);
+        println!(
+            "Platforms: {}",
+            if platforms.is_empty() {
+                "none (built-in defaults only)"
+            } else {
+                &platforms
+            }
+        );
+        let width = settings
+            .provenance
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
         for (key, p) in &settings.provenance {
             println!("  {key:width$}  {:<40}  {}", p.value, p.source);
         }
@@ -57,7 +73,13 @@ pub fn crds() -> anyhow::Result<()> {
 }
 
 /// Reads every input and fills in the namespace of Apps that have none.
-fn load(args: &RenderArgs) -> anyhow::Result<(Vec<App>, Vec<baseplate_crd::Platform>, BTreeMap<String, String>)> {
+fn load(
+    args: &RenderArgs,
+) -> anyhow::Result<(
+    Vec<App>,
+    Vec<baseplate_crd::Platform>,
+    BTreeMap<String, String>,
+)> {
     let mut all = Manifests::default();
     if args.files.is_empty() {
         all = manifest::parse("built-in reference App", REFERENCE_APP)?;
@@ -69,18 +91,27 @@ fn load(args: &RenderArgs) -> anyhow::Result<(Vec<App>, Vec<baseplate_crd::Platf
         all.platforms.extend(found.platforms);
     }
     for app in &mut all.apps {
-        app.metadata.namespace.get_or_insert_with(|| args.namespace.clone());
+        app.metadata
+            .namespace
+            .get_or_insert_with(|| args.namespace.clone());
     }
-    Ok((all.apps, all.platforms, args.namespace_labels.iter().cloned().collect()))
+    Ok((
+        all.apps,
+        all.platforms,
+        args.namespace_labels.iter().cloned().collect(),
+    ))
 }
 
 fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
     if path == Path::new("-") {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
         return Ok(("<stdin>".into(), text));
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok((path.display().to_string(), text))
 }
 

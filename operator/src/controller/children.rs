@@ -1,0 +1,272 @@
+//! Applying and pruning an App's children with server-side apply.
+//!
+//! Only objects that carry Baseplate's labels and a controller owner reference to this App's
+//! UID are ever changed or deleted. An object of the same name that Baseplate does not own is
+//! left alone and reported as a conflict.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+
+use baseplate_crd::{App, Children, labels};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::context::{AppliedChild, Context};
+use super::error::{Error, is_transient};
+
+/// The field manager of every write Baseplate makes.
+pub const MANAGER: &str = "baseplate";
+
+/// What applying one App's children did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Report {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub drift_corrected: Vec<String>,
+    pub pruned: Vec<String>,
+    /// Children not applied because a foreign object has their name.
+    pub conflicts: Vec<String>,
+    /// Children the API server refused for a reason retrying will not fix.
+    pub refused: Vec<String>,
+    /// The Deployment as the API server returned it, with its status.
+    pub deployment: Option<Deployment>,
+}
+
+/// Applies what the App wants and prunes what it no longer wants, in dependency order:
+/// ConfigMap and Secret before the Deployment that reads them, the Deployment before what
+/// points at it.
+pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Report, Error> {
+    // No `..`: a kind added to Children must be applied and pruned here to compile.
+    let Children {
+        config_map,
+        secret,
+        deployment,
+        service,
+        horizontal_pod_autoscaler,
+        pod_disruption_budget,
+        ingress,
+    } = children;
+    let stores = &ctx.children;
+    let mut report = Report::default();
+    sync_one(ctx, app, Some(config_map), &stores.config_maps, &mut report).await?;
+    sync_one(ctx, app, Some(secret), &stores.secrets, &mut report).await?;
+    report.deployment =
+        sync_one(ctx, app, Some(deployment), &stores.deployments, &mut report).await?;
+    sync_one(ctx, app, service.as_ref(), &stores.services, &mut report).await?;
+    sync_one(
+        ctx,
+        app,
+        horizontal_pod_autoscaler.as_ref(),
+        &stores.horizontal_pod_autoscalers,
+        &mut report,
+    )
+    .await?;
+    sync_one(
+        ctx,
+        app,
+        pod_disruption_budget.as_ref(),
+        &stores.pod_disruption_budgets,
+        &mut report,
+    )
+    .await?;
+    sync_one(ctx, app, ingress.as_ref(), &stores.ingresses, &mut report).await?;
+    Ok(report)
+}
+
+/// Applies `desired` when it is `Some`, prunes the App's object of this kind when it is `None`.
+async fn sync_one<K>(
+    ctx: &Context,
+    app: &App,
+    desired: Option<&K>,
+    store: &Store<PartialObjectMeta<K>>,
+    report: &mut Report,
+) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let namespace = app.namespace().unwrap_or_default();
+    let name = app.name_any();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let label = format!("{}/{name}", K::kind(&()));
+    let cached = store.get(&ObjectRef::new(&name).within(&namespace));
+    match desired {
+        Some(desired) => {
+            apply(
+                ctx,
+                app,
+                &api,
+                desired,
+                cached.map(|c| c.metadata.clone()),
+                label,
+                report,
+            )
+            .await
+        }
+        None => {
+            if let Some(existing) = cached
+                && owned_by(&existing.metadata, app)
+                && has_our_labels(&existing.metadata)
+            {
+                prune(&api, &existing.metadata, &label).await?;
+                ctx.applied
+                    .lock()
+                    .expect("lock")
+                    .remove(&child_key(&namespace, &label));
+                report.pruned.push(label);
+            }
+            Ok(None)
+        }
+    }
+}
+
+async fn apply<K>(
+    ctx: &Context,
+    app: &App,
+    api: &Api<K>,
+    desired: &K,
+    cached: Option<ObjectMeta>,
+    label: String,
+    report: &mut Report,
+) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
+{
+    let name = app.name_any();
+    // Our own children are in the cache; anything else with this name must be looked at
+    // before it is touched, so that a foreign object is never taken over.
+    let existing = match cached {
+        Some(meta) => Some(meta),
+        None => api
+            .get_metadata_opt(&name)
+            .await
+            .map_err(|source| Error::Read {
+                what: label.clone(),
+                source,
+            })?
+            .map(|m| m.metadata),
+    };
+    if let Some(meta) = &existing
+        && !owned_by(meta, app)
+    {
+        report.conflicts.push(label);
+        return Ok(None);
+    }
+
+    let key = child_key(&app.namespace().unwrap_or_default(), &label);
+    let digest = digest(desired);
+    let params = PatchParams::apply(MANAGER).force();
+    let applied = match api.patch(&name, &params, &Patch::Apply(desired)).await {
+        Ok(applied) => applied,
+        Err(source) if is_transient(&source) => {
+            return Err(Error::Apply {
+                child: label,
+                source,
+            });
+        }
+        Err(source) => {
+            report
+                .refused
+                .push(format!("{label}: {}", api_message(&source)));
+            return Ok(None);
+        }
+    };
+
+    let previous = ctx.applied.lock().expect("lock").insert(
+        key,
+        AppliedChild {
+            desired_digest: digest,
+            resource_version: applied.meta().resource_version.clone(),
+        },
+    );
+    let known_versions = [
+        existing.as_ref().and_then(|m| m.resource_version.clone()),
+        previous.as_ref().and_then(|p| p.resource_version.clone()),
+    ];
+    let changed = !known_versions.contains(&applied.meta().resource_version);
+    if existing.is_none() {
+        report.created.push(label);
+    } else if changed {
+        match previous {
+            // Same desired object as last time, yet the apply changed something: someone edited it.
+            Some(p) if p.desired_digest == digest => report.drift_corrected.push(label),
+            _ => report.updated.push(label),
+        }
+    }
+    Ok(Some(applied))
+}
+
+async fn prune<K>(api: &Api<K>, meta: &ObjectMeta, label: &str) -> Result<(), Error>
+where
+    K: Resource + Clone + Debug + DeserializeOwned,
+{
+    // The UID precondition makes sure the object deleted is the one found to be ours.
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: meta.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api
+        .delete(meta.name.as_deref().unwrap_or_default(), &params)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(Error::Prune {
+            child: label.to_string(),
+            source,
+        }),
+    }
+}
+
+/// Whether this App is the controller owner of the object.
+pub fn owned_by(meta: &ObjectMeta, app: &App) -> bool {
+    let uid = app.meta().uid.as_deref();
+    uid.is_some()
+        && meta
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+}
+
+fn has_our_labels(meta: &ObjectMeta) -> bool {
+    meta.labels
+        .as_ref()
+        .and_then(|l| l.get(labels::MANAGED_BY))
+        .map(String::as_str)
+        == Some(labels::MANAGER)
+}
+
+fn child_key(namespace: &str, label: &str) -> String {
+    format!("{namespace}/{label}")
+}
+
+fn digest<K: Serialize>(object: &K) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    serde_json::to_string(object)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The API server's own words for a refused request.
+pub fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}

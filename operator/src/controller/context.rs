@@ -1,0 +1,66 @@
+//! What every reconcile shares: the client, the caches, metrics and a little memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baseplate_crd::{App, Platform};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Client;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::metrics::Metrics;
+
+/// Metadata-only caches of Baseplate's children (label-filtered), so memory stays small: the
+/// operator needs to know what exists and who owns it, not the objects' contents.
+#[derive(Clone)]
+pub struct ChildStores {
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub deployments: Store<PartialObjectMeta<Deployment>>,
+    pub services: Store<PartialObjectMeta<Service>>,
+    pub horizontal_pod_autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
+    pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
+    pub ingresses: Store<PartialObjectMeta<Ingress>>,
+}
+
+/// What Baseplate last applied to one child: the digest of the desired object and the
+/// resourceVersion the API server answered with. Tells drift from an App change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedChild {
+    pub desired_digest: u64,
+    pub resource_version: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often an App is reconciled with nothing changing (each App gets up to 10% jitter).
+    pub resync: Duration,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub apps: Store<DeserializeGuard<App>>,
+    pub platforms: Store<Platform>,
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    pub children: ChildStores,
+    pub settings: Settings,
+    pub applied: Mutex<HashMap<String, AppliedChild>>,
+    /// Consecutive transient failures per App, for exponential backoff.
+    pub failures: Mutex<HashMap<ObjectRef<DeserializeGuard<App>>, u32>>,
+    pub clock: fn() -> Time,
+    pub generate_secret: fn() -> String,
+}
+
+pub fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}

@@ -1,0 +1,71 @@
+//! What can go wrong in a reconcile, and whether retrying can help.
+
+use kube::runtime::reflector::ObjectRef;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading {what}: {source}")]
+    Read {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("applying {child}: {source}")]
+    Apply {
+        child: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("pruning {child}: {source}")]
+    Prune {
+        child: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing the status of {app}: {source}")]
+    Status {
+        app: ObjectRef<baseplate_crd::App>,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("publishing an event: {0}")]
+    Event(#[source] kube::Error),
+    #[error("rendering: {0}")]
+    Render(#[from] baseplate_crd::RenderError),
+}
+
+impl Error {
+    /// A stable label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Read { .. } => "read",
+            Error::Apply { .. } => "apply",
+            Error::Prune { .. } => "prune",
+            Error::Status { .. } => "status",
+            Error::Event(_) => "event",
+            Error::Render(_) => "render",
+        }
+    }
+
+    /// The underlying API error, if any.
+    pub fn api_error(&self) -> Option<&kube::Error> {
+        match self {
+            Error::Read { source, .. }
+            | Error::Apply { source, .. }
+            | Error::Prune { source, .. }
+            | Error::Status { source, .. }
+            | Error::Event(source) => Some(source),
+            Error::Render(_) => None,
+        }
+    }
+}
+
+/// Whether an API error may go away by itself: the server was unreachable, overloaded, timed
+/// out, or another writer got there first. Anything else (403, 404, 422 ...) needs a change.
+pub fn is_transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::HttpError(_) => true,
+        _ => false,
+    }
+}

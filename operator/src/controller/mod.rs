@@ -1,0 +1,279 @@
+//! `baseplate run`: the controller, its caches and its triggers.
+
+pub mod children;
+pub mod context;
+pub mod error;
+pub mod reconcile;
+pub mod status;
+pub mod triggers;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use baseplate_crd::{App, Platform, labels};
+use futures::{Stream, StreamExt, future};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tracing::{info, warn};
+
+use crate::cli::RunArgs;
+use crate::http::{self, Health};
+use crate::leader;
+use crate::metrics::Metrics;
+use context::{ChildStores, Context};
+use triggers::{NamespaceTrigger, PlatformTrigger};
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to the API server (is KUBECONFIG set?): {e}"))?;
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let health = Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let server = tokio::spawn(http::serve(args.http_address, health, shutdown_signal()));
+
+    let result = if args.leader_election {
+        // A standby replica is ready: it serves health and waits for the lease.
+        ready.store(true, Ordering::Relaxed);
+        let leader_gauge = metrics.clone();
+        tokio::select! {
+            result = leader::run_as_leader(
+                client.clone(),
+                &args.lease_namespace,
+                &args.lease_name,
+                &args.identity,
+                move |leading| {
+                    leader_gauge.leader.set(i64::from(leading));
+                },
+                || run_controller(client.clone(), &args, metrics.clone(), None),
+            ) => result,
+            () = shutdown_signal() => Ok(()),
+        }
+    } else {
+        metrics.leader.set(1);
+        run_controller(client, &args, metrics, Some(ready)).await
+    };
+    server.abort();
+    result
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+    info!("shutting down");
+}
+
+/// A metadata-only, label-filtered reflector for one child kind: the cache and its trigger stream.
+fn child_reflector<K>(
+    client: &Client,
+) -> (
+    Store<PartialObjectMeta<K>>,
+    impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
+    let config =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config).default_backoff().modify(|meta| {
+            // Managed fields are the bulk of an object's metadata and never read here.
+            meta.metadata.managed_fields = None;
+        }),
+    )
+    .touched_objects();
+    (store, stream)
+}
+
+async fn run_controller(
+    client: Client,
+    args: &RunArgs,
+    metrics: Arc<Metrics>,
+    ready: Option<Arc<AtomicBool>>,
+) -> anyhow::Result<()> {
+    let (config_maps, config_map_events) = child_reflector::<ConfigMap>(&client);
+    let (secrets, secret_events) = child_reflector::<Secret>(&client);
+    let (deployments, deployment_events) = child_reflector::<Deployment>(&client);
+    let (services, service_events) = child_reflector::<Service>(&client);
+    let (hpas, hpa_events) = child_reflector::<HorizontalPodAutoscaler>(&client);
+    let (pdbs, pdb_events) = child_reflector::<PodDisruptionBudget>(&client);
+    let (ingresses, ingress_events) = child_reflector::<Ingress>(&client);
+    let children = ChildStores {
+        config_maps,
+        secrets,
+        deployments,
+        services,
+        horizontal_pod_autoscalers: hpas,
+        pod_disruption_budgets: pdbs,
+        ingresses,
+    };
+
+    let (platforms, platform_writer) = reflector::store::<Platform>();
+    let platform_events = reflector::reflector(
+        platform_writer,
+        watcher(
+            Api::<Platform>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    )
+    .filter_map(|event| future::ready(deleted_marked(event)));
+    let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
+    let namespace_events = reflector::reflector(
+        namespace_writer,
+        watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    )
+    .touched_objects();
+
+    let apps_api = Api::<DeserializeGuard<App>>::all(client.clone());
+    let controller = Controller::new(apps_api, watcher::Config::default().any_semantic())
+        .with_config(
+            controller::Config::default()
+                .concurrency(args.concurrency)
+                .debounce(Duration::from_millis(200)),
+        );
+    let apps = controller.store();
+    let platform_trigger = PlatformTrigger::new(apps.clone(), namespaces.clone());
+    let namespace_trigger = NamespaceTrigger::new(apps.clone());
+
+    let reporter = Reporter {
+        controller: "baseplate".into(),
+        instance: Some(args.identity.clone()),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        metrics: metrics.clone(),
+        apps: apps.clone(),
+        platforms: platforms.clone(),
+        namespaces: namespaces.clone(),
+        children: children.clone(),
+        settings: context::Settings {
+            resync: Duration::from_secs(args.resync_seconds),
+        },
+        applied: Default::default(),
+        failures: Default::default(),
+        clock: context::now,
+        generate_secret: crate::offline::random_secret_value,
+    });
+
+    // Keep the Apps-by-condition gauge current from the cache.
+    let gauge_apps = apps.clone();
+    let gauge_metrics = metrics.clone();
+    let gauges = tokio::spawn(async move {
+        loop {
+            gauge_metrics.count_apps(&gauge_apps.state());
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+    });
+    let readiness = {
+        let caches = children.clone();
+        let (platforms, namespaces, apps) = (platforms.clone(), namespaces.clone(), apps.clone());
+        tokio::spawn(async move {
+            let waited = future::join_all([
+                Box::pin(platforms.wait_until_ready())
+                    as std::pin::Pin<Box<dyn Future<Output = _> + Send>>,
+                Box::pin(namespaces.wait_until_ready()),
+                Box::pin(apps.wait_until_ready()),
+                Box::pin(caches.deployments.wait_until_ready()),
+            ])
+            .await;
+            if waited.iter().all(Result::is_ok) {
+                info!("caches are filled");
+                if let Some(ready) = ready {
+                    ready.store(true, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+
+    info!(
+        concurrency = args.concurrency,
+        resync_seconds = args.resync_seconds,
+        "starting the App controller"
+    );
+    controller
+        .owns_stream(config_map_events)
+        .owns_stream(secret_events)
+        .owns_stream(deployment_events)
+        .owns_stream(service_events)
+        .owns_stream(hpa_events)
+        .owns_stream(pdb_events)
+        .owns_stream(ingress_events)
+        .watches_stream(platform_events, move |platform| {
+            platform_trigger.affected(&platform)
+        })
+        .watches_stream(namespace_events, move |namespace| {
+            namespace_trigger.affected(&namespace)
+        })
+        .graceful_shutdown_on(shutdown_signal())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| {
+            if let Err(error) = result {
+                match error {
+                    controller::Error::ReconcilerFailed(..) => {} // logged by error_policy
+                    other => warn!(error = %other, "controller"),
+                }
+            }
+            future::ready(())
+        })
+        .await;
+    gauges.abort();
+    readiness.abort();
+    Ok(())
+}
+
+/// Platform watch events as objects; a deleted Platform carries a deletion timestamp so its
+/// trigger can tell a deletion from an unchanged relist.
+fn deleted_marked(
+    event: Result<watcher::Event<Platform>, watcher::Error>,
+) -> Option<Result<Platform, watcher::Error>> {
+    match event {
+        Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => Some(Ok(p)),
+        Ok(watcher::Event::Delete(mut p)) => {
+            p.metadata
+                .deletion_timestamp
+                .get_or_insert_with(context::now);
+            Some(Ok(p))
+        }
+        Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+        Err(e) => Some(Err(e)),
+    }
+}

@@ -1,0 +1,343 @@
+//! One reconcile: read what the App refers to → resolve and check → build (pure) → apply and
+//! prune → write status → tell people through events.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use baseplate_crd::{
+    App, AppStatus, EffectivePlatform, RenderError, SecretState, policy, render, resolve,
+};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::children::{self, MANAGER, Report};
+use super::context::Context;
+use super::error::{Error, is_transient};
+use super::status::{self, Degradation, Observed, Rendered, Rollout};
+
+/// Longest backoff after repeated transient failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+#[tracing::instrument(skip_all, fields(app = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
+pub async fn reconcile(
+    guard: Arc<DeserializeGuard<App>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = match &guard.0 {
+        Ok(app) => reconcile_app(app, &ctx).await,
+        Err(invalid) => {
+            // The stored object does not match the API types (an older or hand-edited schema);
+            // it must not stall the other Apps.
+            warn!(error = %invalid, "App cannot be read; fix or re-apply it");
+            Ok(Outcome::Invalid)
+        }
+    };
+    ctx.metrics.observe_reconcile(started.elapsed(), &result);
+    match result {
+        Ok(outcome) => {
+            ctx.failures
+                .lock()
+                .expect("lock")
+                .remove(&ObjectRef::from_obj(guard.as_ref()));
+            Ok(match outcome {
+                // Nothing to retry: the next change to the App or a Platform triggers a reconcile.
+                Outcome::Invalid => Action::await_change(),
+                Outcome::Synced => Action::requeue(jittered(ctx.settings.resync, guard.as_ref())),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Transient errors back off exponentially per App: 1 s, 2 s, 4 s ... up to 5 minutes.
+pub fn error_policy(guard: Arc<DeserializeGuard<App>>, error: &Error, ctx: Arc<Context>) -> Action {
+    let mut failures = ctx.failures.lock().expect("lock");
+    let count = failures
+        .entry(ObjectRef::from_obj(guard.as_ref()))
+        .or_insert(0);
+    *count = count.saturating_add(1);
+    let delay = backoff(*count);
+    warn!(app = %guard.name_any(), namespace = guard.namespace().unwrap_or_default(), error = %error, category = error.category(), retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+pub fn backoff(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF)
+}
+
+/// Spreads resyncs of many Apps over time instead of all at once.
+fn jittered(resync: Duration, guard: &DeserializeGuard<App>) -> Duration {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    guard.meta().uid.hash(&mut hasher);
+    let tenth = resync.as_millis() as u64 / 10;
+    resync
+        + Duration::from_millis(if tenth == 0 {
+            0
+        } else {
+            hasher.finish() % tenth
+        })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Synced,
+    Invalid,
+}
+
+async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
+    if app.meta().deletion_timestamp.is_some() {
+        // Garbage collection removes the children through their owner references.
+        return Ok(Outcome::Invalid);
+    }
+    let namespace = app.namespace().unwrap_or_default();
+    let namespace_labels: BTreeMap<String, String> = ctx
+        .namespaces
+        .get(&ObjectRef::new(&namespace))
+        .map(|ns| ns.labels().clone())
+        .unwrap_or_default();
+    let platforms = ctx.platforms.state();
+    let platform = EffectivePlatform::select(platforms.iter().map(Arc::as_ref), &namespace_labels);
+
+    let settings = match resolve::resolve(app, &platform).and_then(|settings| {
+        let violations = policy::check(&app.spec, &settings, &platform);
+        if violations.is_empty() {
+            Ok(settings)
+        } else {
+            Err(RenderError::PolicyViolation(violations))
+        }
+    }) {
+        Ok(settings) => settings,
+        Err(error) => return reject(app, ctx, error).await,
+    };
+
+    let (secrets, generated) = secret_state(app, ctx).await?;
+    let children = render::build(app, &settings, &secrets)?;
+    let report = children::sync(ctx, app, &children).await?;
+
+    let mut degradations = Vec::new();
+    if !report.conflicts.is_empty() {
+        degradations.push(Degradation::NameConflict(format!(
+            "{} already exist and are not owned by this App, so Baseplate leaves them alone; delete or rename them, or rename the App",
+            report.conflicts.join(", ")
+        )));
+    }
+    if !report.refused.is_empty() {
+        degradations.push(Degradation::ApplyFailed(format!(
+            "the API server refused {}",
+            report.refused.join("; ")
+        )));
+    }
+    let missing = secrets.missing_supplied(&app.spec);
+    if !missing.is_empty() {
+        degradations.push(Degradation::WaitingForSecret(format!(
+            "supplied secret keys {} have no value yet; pods cannot start until they do: kubectl -n {namespace} patch secret {} --type merge -p '{{\"stringData\":{{\"{}\":\"...\"}}}}'",
+            missing.join(", "),
+            app.name_any(),
+            missing[0]
+        )));
+    }
+    let observed = Observed {
+        generation: app.meta().generation,
+        degradations,
+        rollout: report.deployment.as_ref().map(Rollout::from_deployment),
+        rendered: Some(Rendered {
+            url: settings.url(),
+            children: children.names(),
+            platforms: settings.platforms.clone(),
+        }),
+    };
+    write_status(app, ctx, &observed).await?;
+    publish_events(app, ctx, &report, &generated).await;
+    ctx.metrics.record_writes(&report);
+    Ok(Outcome::Synced)
+}
+
+/// An App that cannot be rendered: its running children stay exactly as they are.
+async fn reject(app: &App, ctx: &Context, error: RenderError) -> Result<Outcome, Error> {
+    let degradation = match &error {
+        RenderError::PolicyViolation(_) => Degradation::PolicyViolation(format!(
+            "{error}; the running children were left unchanged"
+        )),
+        _ => Degradation::InvalidSpec(format!("{error}; the running children were left unchanged")),
+    };
+    let reason = degradation.reason();
+    let message = degradation.message().to_string();
+    let observed = Observed {
+        generation: app.meta().generation,
+        degradations: vec![degradation],
+        rollout: None,
+        rendered: None,
+    };
+    let changed = write_status(app, ctx, &observed).await?;
+    if changed {
+        publish(ctx, app, EventType::Warning, reason, "Render", message).await;
+    }
+    Ok(Outcome::Invalid)
+}
+
+/// The App's Secret as it is, with values made for generated keys that have none. Reads the
+/// Secret only when the App declares keys, and generates only when the Secret truly lacks them.
+async fn secret_state(app: &App, ctx: &Context) -> Result<(SecretState, Vec<String>), Error> {
+    if app
+        .spec
+        .secrets
+        .as_ref()
+        .is_none_or(|s| s.generate.is_empty() && s.supplied.is_empty())
+    {
+        return Ok((SecretState::default(), Vec::new()));
+    }
+    let api: Api<Secret> =
+        Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let existing = api
+        .get_opt(&app.name_any())
+        .await
+        .map_err(|source| Error::Read {
+            what: format!("Secret/{}", app.name_any()),
+            source,
+        })?;
+    let mut state = SecretState::new(existing.and_then(|s| s.data).unwrap_or_default());
+    let generated = state.generate_missing(&app.spec, ctx.generate_secret);
+    Ok((state, generated))
+}
+
+/// Writes the status if it changed; returns whether it did.
+async fn write_status(app: &App, ctx: &Context, observed: &Observed) -> Result<bool, Error> {
+    let status = status::compute(app.status.as_ref(), observed, (ctx.clock)());
+    if app.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": App::api_version(&()),
+        "kind": App::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &app.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Status {
+        app: ObjectRef::from_obj(app),
+        source,
+    })?;
+    Ok(true)
+}
+
+async fn publish_events(app: &App, ctx: &Context, report: &Report, generated: &[String]) {
+    let lists = [
+        (
+            EventType::Normal,
+            "Created",
+            "Apply",
+            "created",
+            &report.created,
+        ),
+        (
+            EventType::Normal,
+            "Updated",
+            "Apply",
+            "updated",
+            &report.updated,
+        ),
+        (
+            EventType::Warning,
+            "DriftCorrected",
+            "Apply",
+            "restored fields Baseplate owns that were changed by hand on",
+            &report.drift_corrected,
+        ),
+        (
+            EventType::Normal,
+            "Pruned",
+            "Prune",
+            "deleted, no longer wanted by the App:",
+            &report.pruned,
+        ),
+        (
+            EventType::Warning,
+            "NameConflict",
+            "Apply",
+            "left alone objects Baseplate does not own:",
+            &report.conflicts,
+        ),
+        (
+            EventType::Warning,
+            "ApplyFailed",
+            "Apply",
+            "the API server refused",
+            &report.refused,
+        ),
+    ];
+    for (type_, reason, action, verb, items) in lists {
+        if !items.is_empty() {
+            publish(
+                ctx,
+                app,
+                type_,
+                reason,
+                action,
+                format!("{verb} {}", items.join(", ")),
+            )
+            .await;
+        }
+    }
+    if !generated.is_empty() {
+        // Names only: a secret value never reaches an event, a log line or the status.
+        let had_secret = app
+            .status
+            .as_ref()
+            .is_some_and(|s: &AppStatus| s.children.iter().any(|c| c.starts_with("Secret/")));
+        let (type_, reason, note) = if had_secret {
+            (
+                EventType::Warning,
+                "SecretRegenerated",
+                format!(
+                    "the App's Secret lacked generated keys {}; new values were generated",
+                    generated.join(", ")
+                ),
+            )
+        } else {
+            (
+                EventType::Normal,
+                "SecretGenerated",
+                format!("generated values for {}", generated.join(", ")),
+            )
+        };
+        publish(ctx, app, type_, reason, "Generate", note).await;
+    }
+}
+
+async fn publish(
+    ctx: &Context,
+    app: &App,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    info!(reason, %note, "event");
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+        // An event is a courtesy; failing to publish one must not fail the reconcile.
+        warn!(%error, retryable = is_transient(&error), "could not publish event");
+    }
+}

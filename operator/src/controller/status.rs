@@ -1,0 +1,411 @@
+//! The App's status, computed from what a reconcile observed. Pure, so every transition is
+//! unit-tested; nothing non-deterministic is written (times change only when a condition
+//! flips), so a status write never re-triggers the controller in a loop.
+
+use baseplate_crd::AppStatus;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub const READY: &str = "Ready";
+pub const PROGRESSING: &str = "Progressing";
+pub const DEGRADED: &str = "Degraded";
+
+/// Longest condition message written; the API allows 32 KiB, a person reads far less.
+const MAX_MESSAGE: usize = 2048;
+
+/// Why an App is degraded, most serious first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Degradation {
+    InvalidSpec(String),
+    PolicyViolation(String),
+    NameConflict(String),
+    ApplyFailed(String),
+    WaitingForSecret(String),
+    ProgressDeadlineExceeded(String),
+}
+
+impl Degradation {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Degradation::InvalidSpec(_) => "InvalidSpec",
+            Degradation::PolicyViolation(_) => "PolicyViolation",
+            Degradation::NameConflict(_) => "NameConflict",
+            Degradation::ApplyFailed(_) => "ApplyFailed",
+            Degradation::WaitingForSecret(_) => "WaitingForSecret",
+            Degradation::ProgressDeadlineExceeded(_) => "ProgressDeadlineExceeded",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Degradation::InvalidSpec(m)
+            | Degradation::PolicyViolation(m)
+            | Degradation::NameConflict(m)
+            | Degradation::ApplyFailed(m)
+            | Degradation::WaitingForSecret(m)
+            | Degradation::ProgressDeadlineExceeded(m) => m,
+        }
+    }
+}
+
+/// The rollout state of the App's Deployment, as its controller reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rollout {
+    pub desired: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+    /// The Deployment controller has seen the latest Deployment spec.
+    pub observed: bool,
+    pub deadline_exceeded: bool,
+}
+
+impl Rollout {
+    pub fn from_deployment(deployment: &Deployment) -> Self {
+        let generation = deployment.metadata.generation;
+        let status = deployment.status.clone().unwrap_or_default();
+        let deadline_exceeded = status.conditions.iter().flatten().any(|c| {
+            c.type_ == "Progressing"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        });
+        Self {
+            // A Deployment without spec.replicas (under an HPA, before it acts) runs one.
+            desired: deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(1),
+            updated: status.updated_replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            available: status.available_replicas.unwrap_or(0),
+            observed: generation.is_some() && status.observed_generation >= generation,
+            deadline_exceeded,
+        }
+    }
+
+    pub fn complete(&self) -> bool {
+        self.observed
+            && self.updated >= self.desired
+            && self.available >= self.desired
+            && self.ready >= self.desired
+    }
+}
+
+/// Everything a reconcile learned that the status reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub generation: Option<i64>,
+    pub degradations: Vec<Degradation>,
+    /// `None` when the Deployment was not applied this time (invalid App): counts stay as they were.
+    pub rollout: Option<Rollout>,
+    /// `None` when nothing was rendered: the previous URL, children and layers stay.
+    pub rendered: Option<Rendered>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    pub url: Option<String>,
+    pub children: Vec<String>,
+    pub platforms: Vec<String>,
+}
+
+/// The new status from the previous one and what was observed, at `now`.
+pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> AppStatus {
+    let previous = previous.cloned().unwrap_or_default();
+    let mut degradations = observed.degradations.clone();
+    if let Some(rollout) = &observed.rollout
+        && rollout.deadline_exceeded
+    {
+        degradations.push(Degradation::ProgressDeadlineExceeded(
+            "the Deployment made no progress within progressDeadlineSeconds; check `kubectl describe deployment` and the pods' events (image pull, crash, unschedulable, failing readiness probe)".into(),
+        ));
+    }
+    degradations.sort();
+    degradations.dedup();
+    let worst = degradations.first();
+    let rollout_complete = observed.rollout.as_ref().is_some_and(Rollout::complete);
+    let rollout_underway = observed
+        .rollout
+        .as_ref()
+        .is_some_and(|r| !r.complete() && !r.deadline_exceeded);
+
+    let ready = match worst {
+        Some(d) => (false, d.reason(), d.message().to_string()),
+        None if rollout_complete => (true, "Available", "all children are applied and every replica is updated and available".into()),
+        None => (
+            false,
+            "RolloutInProgress",
+            observed.rollout.as_ref().map_or_else(
+                || "waiting for the Deployment".to_string(),
+                |r| format!("{} of {} replicas updated, {} available; waiting for the rollout to finish", r.updated, r.desired, r.available),
+            ),
+        ),
+    };
+    let progressing = if rollout_underway {
+        (
+            true,
+            "RollingOut",
+            "a new version of the pods is rolling out".to_string(),
+        )
+    } else if observed
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.deadline_exceeded)
+    {
+        (
+            false,
+            "ProgressDeadlineExceeded",
+            "the rollout stopped making progress".to_string(),
+        )
+    } else if rollout_complete {
+        (
+            false,
+            "Complete",
+            "the latest version is rolled out".to_string(),
+        )
+    } else {
+        (
+            false,
+            worst.map_or("Idle", Degradation::reason),
+            "no rollout is underway".to_string(),
+        )
+    };
+    let degraded = match worst {
+        Some(_) => {
+            let message = degradations
+                .iter()
+                .map(|d| format!("{}: {}", d.reason(), d.message()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            (true, worst.map_or("", Degradation::reason), message)
+        }
+        None => (false, "AsExpected", "no problems".to_string()),
+    };
+
+    let conditions = [
+        (READY, ready),
+        (PROGRESSING, progressing),
+        (DEGRADED, degraded),
+    ]
+    .into_iter()
+    .map(|(type_, (status, reason, message))| {
+        condition(
+            &previous.conditions,
+            type_,
+            status,
+            reason,
+            message,
+            observed.generation,
+            &now,
+        )
+    })
+    .collect();
+
+    let rendered = observed.rendered.clone();
+    let (replicas, ready_replicas, updated_replicas) = match &observed.rollout {
+        Some(r) => (Some(r.desired), Some(r.ready), Some(r.updated)),
+        None => (
+            previous.replicas,
+            previous.ready_replicas,
+            previous.updated_replicas,
+        ),
+    };
+    AppStatus {
+        observed_generation: observed.generation,
+        conditions,
+        replicas,
+        ready_replicas,
+        updated_replicas,
+        replicas_summary: replicas.map(|d| format!("{}/{d}", ready_replicas.unwrap_or(0))),
+        url: rendered.as_ref().map_or(previous.url, |r| r.url.clone()),
+        children: rendered
+            .as_ref()
+            .map_or(previous.children, |r| r.children.clone()),
+        platforms: rendered.map_or(previous.platforms, |r| r.platforms),
+    }
+}
+
+fn condition(
+    previous: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    let status = if status { "True" } else { "False" }.to_string();
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+    Condition {
+        type_: type_.into(),
+        status,
+        reason: reason.into(),
+        message: truncate(message),
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE - 3;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("...");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Time {
+        Time(jiff::Timestamp::from_second(seconds).unwrap())
+    }
+
+    fn rollout(desired: i32, available: i32) -> Rollout {
+        Rollout {
+            desired,
+            updated: desired,
+            ready: available,
+            available,
+            observed: true,
+            deadline_exceeded: false,
+        }
+    }
+
+    fn get<'a>(status: &'a AppStatus, type_: &str) -> &'a Condition {
+        status.conditions.iter().find(|c| c.type_ == type_).unwrap()
+    }
+
+    fn observed(rollout: Option<Rollout>, degradations: Vec<Degradation>) -> Observed {
+        Observed {
+            generation: Some(3),
+            degradations,
+            rollout,
+            rendered: Some(Rendered {
+                url: Some("http://a.example/".into()),
+                children: vec!["Deployment/a".into()],
+                platforms: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn ready_when_the_rollout_is_complete() {
+        let status = compute(None, &observed(Some(rollout(2, 2)), vec![]), at(10));
+        assert_eq!(get(&status, READY).status, "True");
+        assert_eq!(get(&status, READY).reason, "Available");
+        assert_eq!(get(&status, PROGRESSING).status, "False");
+        assert_eq!(get(&status, DEGRADED).status, "False");
+        assert_eq!(status.observed_generation, Some(3));
+        assert!(
+            status
+                .conditions
+                .iter()
+                .all(|c| c.observed_generation == Some(3))
+        );
+        assert_eq!(status.replicas_summary.as_deref(), Some("2/2"));
+        assert_eq!(status.url.as_deref(), Some("http://a.example/"));
+    }
+
+    #[test]
+    fn progressing_while_pods_are_not_available() {
+        let status = compute(None, &observed(Some(rollout(2, 0)), vec![]), at(10));
+        assert_eq!(get(&status, READY).status, "False");
+        assert_eq!(get(&status, READY).reason, "RolloutInProgress");
+        assert_eq!(get(&status, PROGRESSING).status, "True");
+        assert_eq!(get(&status, DEGRADED).status, "False");
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_the_status_flips() {
+        let first = compute(None, &observed(Some(rollout(2, 0)), vec![]), at(10));
+        let same = compute(Some(&first), &observed(Some(rollout(2, 1)), vec![]), at(20));
+        assert_eq!(get(&same, READY).last_transition_time, at(10));
+        let flipped = compute(Some(&same), &observed(Some(rollout(2, 2)), vec![]), at(30));
+        assert_eq!(get(&flipped, READY).last_transition_time, at(30));
+        assert_eq!(get(&flipped, DEGRADED).last_transition_time, at(10));
+        // Recomputing from unchanged observations is byte-for-byte the same status.
+        assert_eq!(
+            compute(
+                Some(&flipped),
+                &observed(Some(rollout(2, 2)), vec![]),
+                at(40)
+            ),
+            flipped
+        );
+    }
+
+    #[test]
+    fn the_most_serious_degradation_names_the_reason() {
+        let status = compute(
+            None,
+            &observed(
+                Some(rollout(2, 2)),
+                vec![
+                    Degradation::WaitingForSecret("set API_KEY".into()),
+                    Degradation::NameConflict("Service/a is not ours".into()),
+                ],
+            ),
+            at(10),
+        );
+        assert_eq!(get(&status, DEGRADED).status, "True");
+        assert_eq!(get(&status, DEGRADED).reason, "NameConflict");
+        assert!(
+            get(&status, DEGRADED)
+                .message
+                .contains("WaitingForSecret: set API_KEY")
+        );
+        assert_eq!(get(&status, READY).status, "False");
+        assert_eq!(get(&status, READY).reason, "NameConflict");
+    }
+
+    #[test]
+    fn an_invalid_app_keeps_what_was_reported_before() {
+        let good = compute(None, &observed(Some(rollout(3, 3)), vec![]), at(10));
+        let invalid = Observed {
+            generation: Some(4),
+            degradations: vec![Degradation::InvalidSpec("spec.replicas: too many".into())],
+            rollout: None,
+            rendered: None,
+        };
+        let status = compute(Some(&good), &invalid, at(20));
+        assert_eq!(get(&status, READY).reason, "InvalidSpec");
+        assert_eq!(
+            get(&status, DEGRADED).message,
+            "InvalidSpec: spec.replicas: too many"
+        );
+        assert_eq!(status.replicas, Some(3));
+        assert_eq!(status.url, good.url);
+        assert_eq!(status.children, good.children);
+        assert_eq!(status.observed_generation, Some(4));
+    }
+
+    #[test]
+    fn a_stalled_rollout_is_degraded() {
+        let mut stalled = rollout(2, 0);
+        stalled.deadline_exceeded = true;
+        let status = compute(None, &observed(Some(stalled), vec![]), at(10));
+        assert_eq!(get(&status, DEGRADED).reason, "ProgressDeadlineExceeded");
+        assert_eq!(get(&status, PROGRESSING).status, "False");
+        assert_eq!(get(&status, PROGRESSING).reason, "ProgressDeadlineExceeded");
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let status = compute(
+            None,
+            &observed(None, vec![Degradation::ApplyFailed("é".repeat(5000))]),
+            at(1),
+        );
+        assert!(get(&status, DEGRADED).message.len() <= MAX_MESSAGE);
+    }
+}
