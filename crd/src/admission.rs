@@ -26,7 +26,11 @@ fn to_field_errors(result: Result<(), cel::ValidationErrors>) -> Vec<FieldError>
                 .into_vec()
                 .into_iter()
                 .map(|e| {
-                    let field = if e.field_path.is_empty() { "metadata.name".to_string() } else { e.field_path };
+                    let field = if e.field_path.is_empty() {
+                        "metadata.name".to_string()
+                    } else {
+                        e.field_path
+                    };
                     FieldError::new(field, e.message)
                 })
                 .collect();

@@ -21,8 +21,14 @@ use crate::status::AppStatus;
 macro_rules! probe_port_rule {
     ($probe:literal) => {
         concat!(
-            "!has(self.", $probe, ") || (has(self.", $probe, ".port) ? ",
-            "(has(self.ports) && self.ports.exists(p, p.name == self.", $probe, ".port)) : ",
+            "!has(self.",
+            $probe,
+            ") || (has(self.",
+            $probe,
+            ".port) ? ",
+            "(has(self.ports) && self.ports.exists(p, p.name == self.",
+            $probe,
+            ".port)) : ",
             "(has(self.ports) && size(self.ports) > 0))"
         )
     };
@@ -385,7 +391,10 @@ pub struct Secrets {
 impl Secrets {
     /// Every declared key, generated first, in declaration order.
     pub fn key_names(&self) -> impl Iterator<Item = &str> {
-        self.generate.iter().chain(&self.supplied).map(String::as_str)
+        self.generate
+            .iter()
+            .chain(&self.supplied)
+            .map(String::as_str)
     }
 }
 

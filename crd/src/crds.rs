@@ -13,5 +13,9 @@ pub fn all() -> Vec<CustomResourceDefinition> {
 
 /// Both CRDs as one multi-document YAML stream.
 pub fn to_yaml() -> String {
-    crate::manifest::to_yaml_stream(all().iter().map(|crd| serde_json::to_value(crd).expect("CRDs serialize")))
+    crate::manifest::to_yaml_stream(
+        all()
+            .iter()
+            .map(|crd| serde_json::to_value(crd).expect("CRDs serialize")),
+    )
 }

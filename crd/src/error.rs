@@ -13,7 +13,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -34,7 +37,11 @@ pub struct PolicyViolation {
 
 impl fmt::Display for PolicyViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} (limit set by platform/{})", self.field, self.message, self.platform)
+        write!(
+            f,
+            "{}: {} (limit set by platform/{})",
+            self.field, self.message, self.platform
+        )
     }
 }
 
@@ -51,7 +58,9 @@ pub enum RenderError {
     #[error("App violates platform limits:{}", join(.0))]
     PolicyViolation(Vec<PolicyViolation>),
     /// The caller did not provide a value for a key the App asks Baseplate to generate.
-    #[error("no value for generated secret key {0}: fill SecretState with SecretState::generate_missing first")]
+    #[error(
+        "no value for generated secret key {0}: fill SecretState with SecretState::generate_missing first"
+    )]
     GeneratedSecretMissing(String),
 }
 
@@ -70,9 +79,23 @@ impl RenderError {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("{source_name}: document {index}: {message}")]
-    Parse { source_name: String, index: usize, message: String },
-    #[error("{source_name}: document {index} is a {kind}; expected an App or a Platform (apiVersion baseplate.dev/v1alpha1)")]
-    UnexpectedKind { source_name: String, index: usize, kind: String },
+    Parse {
+        source_name: String,
+        index: usize,
+        message: String,
+    },
+    #[error(
+        "{source_name}: document {index} is a {kind}; expected an App or a Platform (apiVersion baseplate.dev/v1alpha1)"
+    )]
+    UnexpectedKind {
+        source_name: String,
+        index: usize,
+        kind: String,
+    },
     #[error("{source_name}: {name}: {}", join(.errors))]
-    Invalid { source_name: String, name: String, errors: Vec<FieldError> },
+    Invalid {
+        source_name: String,
+        name: String,
+        errors: Vec<FieldError>,
+    },
 }

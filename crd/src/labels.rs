@@ -14,7 +14,10 @@ pub const CERT_MANAGER_ISSUER: &str = "cert-manager.io/cluster-issuer";
 
 /// The pod selector. It never changes for an App's life, because a Deployment's selector is immutable.
 pub fn selector(app: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([(NAME.to_string(), app.to_string()), (INSTANCE.to_string(), app.to_string())])
+    BTreeMap::from([
+        (NAME.to_string(), app.to_string()),
+        (INSTANCE.to_string(), app.to_string()),
+    ])
 }
 
 /// Labels on every child and pod: the Platform's extra labels under Baseplate's own.

@@ -20,11 +20,12 @@ pub struct Manifests {
 /// Parses every document of a YAML stream as an App or a Platform, strictly (unknown fields are
 /// errors) and with the CRDs' CEL rules applied, as the API server would on `kubectl apply`.
 pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Parse {
-        source_name: source_name.into(),
-        index: 1,
-        message: e.to_string(),
-    })?;
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Parse {
+            source_name: source_name.into(),
+            index: 1,
+            message: e.to_string(),
+        })?;
     let mut manifests = Manifests::default();
     for (position, document) in documents.into_iter().enumerate() {
         let index = position + 1;
@@ -37,10 +38,17 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
             return Err(ManifestError::UnexpectedKind {
                 source_name: source_name.into(),
                 index,
-                kind: if kind.is_empty() { "document without kind".into() } else { format!("{api_version} {kind}") },
+                kind: if kind.is_empty() {
+                    "document without kind".into()
+                } else {
+                    format!("{api_version} {kind}")
+                },
             });
         }
-        let name = document["metadata"]["name"].as_str().unwrap_or("<unnamed>").to_string();
+        let name = document["metadata"]["name"]
+            .as_str()
+            .unwrap_or("<unnamed>")
+            .to_string();
         let invalid = |errors: Vec<FieldError>| ManifestError::Invalid {
             source_name: source_name.into(),
             name: format!("{kind}/{name}"),
@@ -75,7 +83,14 @@ fn strict<T: DeserializeOwned>(document: Value) -> Result<T, FieldError> {
         } else {
             ""
         };
-        FieldError::new(if path == "." { "<document>".into() } else { path }, format!("{message}{hint}"))
+        FieldError::new(
+            if path == "." {
+                "<document>".into()
+            } else {
+                path
+            },
+            format!("{message}{hint}"),
+        )
     })
 }
 
@@ -83,6 +98,11 @@ fn strict<T: DeserializeOwned>(document: Value) -> Result<T, FieldError> {
 pub fn to_yaml_stream(objects: impl IntoIterator<Item = Value>) -> String {
     objects
         .into_iter()
-        .map(|o| format!("---\n{}", serde_saphyr::to_string(&o).expect("JSON values serialize to YAML")))
+        .map(|o| {
+            format!(
+                "---\n{}",
+                serde_saphyr::to_string(&o).expect("JSON values serialize to YAML")
+            )
+        })
         .collect()
 }

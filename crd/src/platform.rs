@@ -27,7 +27,11 @@ use crate::app::{Autoscaling, Probe, Resources};
     derive = "Default",
     doc = "Defaults and guardrails that Baseplate applies to every App in the namespaces it selects.",
     printcolumn(name = "Priority", type_ = "integer", json_path = ".spec.priority"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlatformSpec {

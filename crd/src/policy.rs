@@ -7,7 +7,11 @@ use crate::quantity;
 use crate::resolve::{EffectivePlatform, PlatformLayer, ResourceSettings, Settings};
 
 /// Every guardrail of every matching Platform that the App crosses.
-pub fn check(spec: &AppSpec, settings: &Settings, platform: &EffectivePlatform) -> Vec<PolicyViolation> {
+pub fn check(
+    spec: &AppSpec,
+    settings: &Settings,
+    platform: &EffectivePlatform,
+) -> Vec<PolicyViolation> {
     let mut violations = Vec::new();
     for layer in &platform.layers {
         let mut violate = |field: &str, message: String| {
@@ -25,16 +29,28 @@ pub fn check(spec: &AppSpec, settings: &Settings, platform: &EffectivePlatform) 
     violations
 }
 
-fn check_replicas(settings: &Settings, layer: &PlatformLayer, violate: &mut impl FnMut(&str, String)) {
-    let Some(max) = layer.limits.max_replicas else { return };
+fn check_replicas(
+    settings: &Settings,
+    layer: &PlatformLayer,
+    violate: &mut impl FnMut(&str, String),
+) {
+    let Some(max) = layer.limits.max_replicas else {
+        return;
+    };
     match &settings.autoscaling {
         Some(hpa) if hpa.max_replicas > max => violate(
             "spec.autoscaling.maxReplicas",
-            format!("is {} but at most {max} replicas are allowed; lower it to {max} or less", hpa.max_replicas),
+            format!(
+                "is {} but at most {max} replicas are allowed; lower it to {max} or less",
+                hpa.max_replicas
+            ),
         ),
         None if settings.replicas > max => violate(
             "spec.replicas",
-            format!("is {} but at most {max} replicas are allowed; lower it to {max} or less", settings.replicas),
+            format!(
+                "is {} but at most {max} replicas are allowed; lower it to {max} or less",
+                settings.replicas
+            ),
         ),
         _ => {}
     }
@@ -52,10 +68,16 @@ fn check_registries(spec: &AppSpec, layer: &PlatformLayer, violate: &mut impl Fn
     );
     for (field, image) in images {
         let full = fully_qualified(image);
-        if !allowed.iter().any(|prefix| image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str())) {
+        if !allowed
+            .iter()
+            .any(|prefix| image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str()))
+        {
             violate(
                 &field,
-                format!("image {image:?} is not from an allowed registry; use an image under one of: {}", allowed.join(", ")),
+                format!(
+                    "image {image:?} is not from an allowed registry; use an image under one of: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -64,7 +86,8 @@ fn check_registries(spec: &AppSpec, layer: &PlatformLayer, violate: &mut impl Fn
 /// `nginx:1.14` is `docker.io/library/nginx:1.14` to a container runtime; guardrails compare both.
 pub fn fully_qualified(image: &str) -> String {
     let first = image.split('/').next().unwrap_or_default();
-    let has_registry = image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if has_registry {
         image.to_string()
     } else if image.contains('/') {
@@ -74,25 +97,43 @@ pub fn fully_qualified(image: &str) -> String {
     }
 }
 
-fn check_required_requests(spec: &AppSpec, layer: &PlatformLayer, violate: &mut impl FnMut(&str, String)) {
+fn check_required_requests(
+    spec: &AppSpec,
+    layer: &PlatformLayer,
+    violate: &mut impl FnMut(&str, String),
+) {
     if layer.limits.require_resource_requests != Some(true) {
         return;
     }
-    let containers = std::iter::once(("spec.resources".to_string(), spec.resources.as_ref())).chain(
-        spec.sidecars
-            .iter()
-            .map(|s| (format!("spec.sidecars[{}].resources", s.name), s.resources.as_ref())),
-    );
+    let containers = std::iter::once(("spec.resources".to_string(), spec.resources.as_ref()))
+        .chain(spec.sidecars.iter().map(|s| {
+            (
+                format!("spec.sidecars[{}].resources", s.name),
+                s.resources.as_ref(),
+            )
+        }));
     for (field, resources) in containers {
-        for (name, value) in [("cpu", resources.and_then(|r| r.cpu.as_ref())), ("memory", resources.and_then(|r| r.memory.as_ref()))] {
+        for (name, value) in [
+            ("cpu", resources.and_then(|r| r.cpu.as_ref())),
+            ("memory", resources.and_then(|r| r.memory.as_ref())),
+        ] {
             if value.is_none() {
-                violate(&format!("{field}.{name}"), format!("must be set: this platform requires every container to state its own {name} request"));
+                violate(
+                    &format!("{field}.{name}"),
+                    format!(
+                        "must be set: this platform requires every container to state its own {name} request"
+                    ),
+                );
             }
         }
     }
 }
 
-fn check_resource_caps(settings: &Settings, layer: &PlatformLayer, violate: &mut impl FnMut(&str, String)) {
+fn check_resource_caps(
+    settings: &Settings,
+    layer: &PlatformLayer,
+    violate: &mut impl FnMut(&str, String),
+) {
     let containers = std::iter::once(("spec.resources".to_string(), &settings.resources)).chain(
         settings
             .sidecar_resources
@@ -100,17 +141,33 @@ fn check_resource_caps(settings: &Settings, layer: &PlatformLayer, violate: &mut
             .map(|(name, r)| (format!("spec.sidecars[{name}].resources"), r)),
     );
     for (field, resources) in containers {
-        let ResourceSettings { cpu, memory, cpu_limit, memory_limit } = resources;
+        let ResourceSettings {
+            cpu,
+            memory,
+            cpu_limit,
+            memory_limit,
+        } = resources;
         let cpu_values = [("cpu", Some(cpu)), ("cpuLimit", cpu_limit.as_ref())];
-        let memory_values = [("memory", Some(memory)), ("memoryLimit", Some(memory_limit))];
-        for (cap, values) in [(&layer.limits.max_cpu, &cpu_values[..]), (&layer.limits.max_memory, &memory_values[..])] {
+        let memory_values = [
+            ("memory", Some(memory)),
+            ("memoryLimit", Some(memory_limit)),
+        ];
+        for (cap, values) in [
+            (&layer.limits.max_cpu, &cpu_values[..]),
+            (&layer.limits.max_memory, &memory_values[..]),
+        ] {
             let Some(cap) = cap else { continue };
-            let Some(cap_value) = quantity::parse(cap) else { continue };
+            let Some(cap_value) = quantity::parse(cap) else {
+                continue;
+            };
             for (name, value) in values {
                 if let Some(value) = value
                     && quantity::parse(value).is_some_and(|v| v > cap_value)
                 {
-                    violate(&format!("{field}.{name}"), format!("is {value} but at most {cap} is allowed per container; lower it"));
+                    violate(
+                        &format!("{field}.{name}"),
+                        format!("is {value} but at most {cap} is allowed per container; lower it"),
+                    );
                 }
             }
         }

@@ -68,7 +68,11 @@ fn parse_decimal(number: &str) -> Option<(i128, u32)> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    if !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+    if !whole
+        .chars()
+        .chain(fraction.chars())
+        .all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let joined = format!("{whole}{fraction}");

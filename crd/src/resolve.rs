@@ -214,7 +214,9 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
             .as_ref()
             .and_then(|a| a.enabled)
             // An App that states a fixed size has asked for no autoscaler.
-            .or(spec.replicas.map(|_| false)),
+            .or(spec.replicas.map(|_| false))
+            // An App that configures autoscaling has asked for one, even where a Platform turns it off.
+            .or(spec.autoscaling.as_ref().map(|_| true)),
         |d| d.autoscaling.as_ref()?.enabled,
     );
     let autoscaling = autoscaling_enabled.then(|| HpaSettings {
@@ -517,9 +519,7 @@ impl<'a> Resolver<'a> {
             path: self.pick_optional("readinessProbe.path", own.path, |d| {
                 d.readiness_probe.as_ref()?.path.clone()
             }),
-            port: self.pick_optional("readinessProbe.port", own.port, |d| {
-                d.readiness_probe.as_ref()?.port.clone()
-            }),
+            port: self.readiness_probe_port(own.port),
             initial_delay_seconds: self.pick_optional(
                 "readinessProbe.initialDelaySeconds",
                 own.initial_delay_seconds,
@@ -542,6 +542,19 @@ impl<'a> Resolver<'a> {
             ),
         };
         Some(probe)
+    }
+
+    fn readiness_probe_port(&mut self, own: Option<String>) -> Option<String> {
+        let key = "readinessProbe.port";
+        let port = self.pick_optional(key, own, |d| d.readiness_probe.as_ref()?.port.clone())?;
+        if self.spec.ports.iter().any(|p| p.name == port) {
+            return Some(port);
+        }
+        // Admission checks the App's own port names, so this one is a Platform default that
+        // does not fit this App. Probing the first port beats silently having no probe at all.
+        let first = self.spec.ports.first().map(|p| p.name.clone());
+        self.record(key, &first, Source::Rule(format!("the default port {port:?} is not one of this App's ports; the first port")));
+        first
     }
 
     fn ingress(
@@ -671,12 +684,21 @@ pub fn is_dns_label(text: &str) -> bool {
         && !text.ends_with('-')
 }
 
-/// A DNS-1123 subdomain: dot-separated labels, at most 253 characters.
+/// A DNS-1123 subdomain, as Kubernetes checks object names such as a Secret's: at most 253
+/// characters, with no 63-character limit on the parts between dots (unlike DNS host names).
 pub fn is_dns_subdomain(text: &str) -> bool {
-    text.len() <= 253 && text.split('.').all(is_dns_label)
+    text.len() <= 253
+        && text.split('.').all(|part| {
+            !part.is_empty()
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
-/// A host name as an Ingress rule takes it: a DNS subdomain, optionally with a leading `*.`.
+/// A host name as an Ingress rule takes it: DNS labels of at most 63 characters, at most 253 in
+/// all, optionally with a leading `*.`.
 fn is_dns_name(text: &str) -> bool {
-    is_dns_subdomain(text.strip_prefix("*.").unwrap_or(text))
+    let host = text.strip_prefix("*.").unwrap_or(text);
+    is_dns_subdomain(host) && host.split('.').all(is_dns_label)
 }

@@ -18,7 +18,9 @@ pub struct SecretState {
 // Never print secret values, not even in debug output.
 impl std::fmt::Debug for SecretState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretState").field("keys", &self.values.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("SecretState")
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -33,7 +35,9 @@ impl SecretState {
 
     /// Keys of `secrets.generate` that have no value yet.
     pub fn missing_generated<'a>(&self, spec: &'a AppSpec) -> Vec<&'a str> {
-        generated_keys(spec).filter(|k| !self.has_value(k)).collect()
+        generated_keys(spec)
+            .filter(|k| !self.has_value(k))
+            .collect()
     }
 
     /// Keys of `secrets.supplied` nobody has put a value in yet.
@@ -46,10 +50,19 @@ impl SecretState {
     }
 
     /// Fills every missing generated key with a value from `generate` and returns the keys it filled.
-    pub fn generate_missing(&mut self, spec: &AppSpec, mut generate: impl FnMut() -> String) -> Vec<String> {
-        let missing: Vec<String> = self.missing_generated(spec).into_iter().map(String::from).collect();
+    pub fn generate_missing(
+        &mut self,
+        spec: &AppSpec,
+        mut generate: impl FnMut() -> String,
+    ) -> Vec<String> {
+        let missing: Vec<String> = self
+            .missing_generated(spec)
+            .into_iter()
+            .map(String::from)
+            .collect();
         for key in &missing {
-            self.values.insert(key.clone(), ByteString(generate().into_bytes()));
+            self.values
+                .insert(key.clone(), ByteString(generate().into_bytes()));
         }
         missing
     }
@@ -75,7 +88,9 @@ impl SecretState {
 
 /// Keys of `secrets.generate`, in declaration order.
 pub fn generated_keys(spec: &AppSpec) -> impl Iterator<Item = &str> {
-    spec.secrets.iter().flat_map(|s| s.generate.iter().map(String::as_str))
+    spec.secrets
+        .iter()
+        .flat_map(|s| s.generate.iter().map(String::as_str))
 }
 
 /// First 16 hex digits of a digest: enough to tell versions apart in an annotation.

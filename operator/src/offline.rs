@@ -14,12 +14,17 @@ use crate::cli::RenderArgs;
 /// The reference App of the README, rendered when no file is given.
 pub const REFERENCE_APP: &str = include_str!("../../examples/my-application.yaml");
 
+/// What the command line named, read and checked.
+struct Inputs {
+    apps: Vec<App>,
+    platform: EffectivePlatform,
+}
+
 pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
-    let (apps, platforms, namespace_labels) = load(args)?;
+    let Inputs { apps, platform } = load(args)?;
     let mut output = String::new();
     let mut failures = Vec::new();
     for app in &apps {
-        let platform = EffectivePlatform::select(&platforms, &namespace_labels);
         let mut secrets = SecretState::default();
         secrets.generate_missing(&app.spec, random_secret_value);
         match baseplate_crd::render(app, &platform, &secrets) {
@@ -39,9 +44,8 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
 }
 
 pub fn explain(args: &RenderArgs) -> anyhow::Result<()> {
-    let (apps, platforms, namespace_labels) = load(args)?;
+    let Inputs { apps, platform } = load(args)?;
     for app in &apps {
-        let platform = EffectivePlatform::select(&platforms, &namespace_labels);
         let settings = resolve::resolve(app, &platform)
             .with_context(|| format!("App {}", app.metadata.name.as_deref().unwrap_or_default()))?;
         println!("App {}/{}", settings.namespace, settings.name);
@@ -72,14 +76,9 @@ pub fn crds() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads every input and fills in the namespace of Apps that have none.
-fn load(
-    args: &RenderArgs,
-) -> anyhow::Result<(
-    Vec<App>,
-    Vec<baseplate_crd::Platform>,
-    BTreeMap<String, String>,
-)> {
+/// Reads every input, fills in the namespace of Apps that have none, and picks the
+/// Platforms that select that namespace.
+fn load(args: &RenderArgs) -> anyhow::Result<Inputs> {
     let mut all = Manifests::default();
     if args.files.is_empty() {
         all = manifest::parse("built-in reference App", REFERENCE_APP)?;
@@ -95,11 +94,12 @@ fn load(
             .namespace
             .get_or_insert_with(|| args.namespace.clone());
     }
-    Ok((
-        all.apps,
-        all.platforms,
-        args.namespace_labels.iter().cloned().collect(),
-    ))
+    let namespace_labels: BTreeMap<String, String> =
+        args.namespace_labels.iter().cloned().collect();
+    Ok(Inputs {
+        apps: all.apps,
+        platform: EffectivePlatform::select(&all.platforms, &namespace_labels),
+    })
 }
 
 fn read_input(path: &Path) -> anyhow::Result<(String, String)> {

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest, Sha256};
 
 use super::ChildMeta;
@@ -37,7 +37,11 @@ pub(super) fn config_env_keys(app: &App) -> Vec<&str> {
 
 /// The App's Secret with the generated keys only: supplied keys belong to whoever writes them,
 /// and server-side apply leaves fields Baseplate does not send with their owners.
-pub(super) fn secret(app: &App, secrets: &SecretState, meta: &ChildMeta) -> Result<Secret, RenderError> {
+pub(super) fn secret(
+    app: &App,
+    secrets: &SecretState,
+    meta: &ChildMeta,
+) -> Result<Secret, RenderError> {
     let data = generated_keys(&app.spec)
         .map(|key| {
             secrets

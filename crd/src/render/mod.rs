@@ -62,7 +62,13 @@ impl Children {
     pub fn names(&self) -> Vec<String> {
         self.to_values()
             .iter()
-            .map(|v| format!("{}/{}", v["kind"].as_str().unwrap_or_default(), v["metadata"]["name"].as_str().unwrap_or_default()))
+            .map(|v| {
+                format!(
+                    "{}/{}",
+                    v["kind"].as_str().unwrap_or_default(),
+                    v["metadata"]["name"].as_str().unwrap_or_default()
+                )
+            })
             .collect()
     }
 }
@@ -72,7 +78,11 @@ fn to_value<T: Serialize>(object: &T) -> serde_json::Value {
 }
 
 /// The whole pipeline: resolve the layers, check the guardrails, build every child.
-pub fn render(app: &App, platform: &EffectivePlatform, secrets: &SecretState) -> Result<Children, RenderError> {
+pub fn render(
+    app: &App,
+    platform: &EffectivePlatform,
+    secrets: &SecretState,
+) -> Result<Children, RenderError> {
     let settings = resolve::resolve(app, platform)?;
     let violations = policy::check(&app.spec, &settings, platform);
     if !violations.is_empty() {
@@ -82,7 +92,11 @@ pub fn render(app: &App, platform: &EffectivePlatform, secrets: &SecretState) ->
 }
 
 /// Builds the children from already-resolved settings.
-pub fn build(app: &App, settings: &Settings, secrets: &SecretState) -> Result<Children, RenderError> {
+pub fn build(
+    app: &App,
+    settings: &Settings,
+    secrets: &SecretState,
+) -> Result<Children, RenderError> {
     let meta = ChildMeta::new(app, settings);
     let config_map = config::config_map(app, &meta);
     let secret = config::secret(app, secrets, &meta)?;
@@ -90,7 +104,9 @@ pub fn build(app: &App, settings: &Settings, secrets: &SecretState) -> Result<Ch
     let secret_hash = secrets.digest(&app.spec);
     let deployment = workload::deployment(app, settings, &meta, &config_hash, &secret_hash);
     let service = network::service(app, &meta);
-    let ingress = service.as_ref().and_then(|_| network::ingress(settings, &meta));
+    let ingress = service
+        .as_ref()
+        .and_then(|_| network::ingress(settings, &meta));
     Ok(Children {
         config_map,
         secret,
@@ -119,7 +135,11 @@ impl ChildMeta {
             labels: labels::child_labels(&settings.name, &settings.labels),
             annotations: settings.annotations.clone(),
             // An App read from a file has no UID yet; the operator's always does.
-            owner: app.meta().uid.as_ref().and_then(|_| app.controller_owner_ref(&())),
+            owner: app
+                .meta()
+                .uid
+                .as_ref()
+                .and_then(|_| app.controller_owner_ref(&())),
         }
     }
 

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
-    IngressSpec as K8sIngressSpec, IngressTLS, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec as K8sIngressSpec, IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -55,7 +55,10 @@ pub(super) fn ingress(settings: &Settings, meta: &ChildMeta) -> Option<Ingress> 
     let backend = IngressBackend {
         service: Some(IngressServiceBackend {
             name: meta.name.clone(),
-            port: Some(ServiceBackendPort { name: Some(ingress.port.clone()), number: None }),
+            port: Some(ServiceBackendPort {
+                name: Some(ingress.port.clone()),
+                number: None,
+            }),
         }),
         resource: None,
     };
@@ -78,7 +81,10 @@ pub(super) fn ingress(settings: &Settings, meta: &ChildMeta) -> Option<Ingress> 
                 }),
             }]),
             tls: ingress.tls.as_ref().map(|tls| {
-                vec![IngressTLS { hosts: Some(vec![ingress.host.clone()]), secret_name: Some(tls.secret_name.clone()) }]
+                vec![IngressTLS {
+                    hosts: Some(vec![ingress.host.clone()]),
+                    secret_name: Some(tls.secret_name.clone()),
+                }]
             }),
             default_backend: None,
         }),

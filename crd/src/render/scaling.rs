@@ -1,8 +1,8 @@
 //! The HorizontalPodAutoscaler and the PodDisruptionBudget.
 
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -10,7 +10,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use super::ChildMeta;
 use crate::resolve::Settings;
 
-pub(super) fn horizontal_pod_autoscaler(settings: &Settings, meta: &ChildMeta) -> Option<HorizontalPodAutoscaler> {
+pub(super) fn horizontal_pod_autoscaler(
+    settings: &Settings,
+    meta: &ChildMeta,
+) -> Option<HorizontalPodAutoscaler> {
     let hpa = settings.autoscaling.as_ref()?;
     Some(HorizontalPodAutoscaler {
         metadata: meta.object_meta(),
@@ -40,13 +43,19 @@ pub(super) fn horizontal_pod_autoscaler(settings: &Settings, meta: &ChildMeta) -
     })
 }
 
-pub(super) fn pod_disruption_budget(settings: &Settings, meta: &ChildMeta) -> Option<PodDisruptionBudget> {
+pub(super) fn pod_disruption_budget(
+    settings: &Settings,
+    meta: &ChildMeta,
+) -> Option<PodDisruptionBudget> {
     let max_unavailable = settings.pdb_max_unavailable.clone()?;
     Some(PodDisruptionBudget {
         metadata: meta.object_meta(),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(max_unavailable),
-            selector: Some(LabelSelector { match_labels: Some(meta.selector()), match_expressions: None }),
+            selector: Some(LabelSelector {
+                match_labels: Some(meta.selector()),
+                match_expressions: None,
+            }),
             // Pods that are not ready protect nothing; letting drains evict them avoids stuck nodes.
             unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
             min_available: None,

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
-    ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PodSpec, PodTemplateSpec,
-    Probe as K8sProbe, ResourceRequirements, SecretKeySelector, SleepAction, TCPSocketAction,
-    TopologySpreadConstraint, Volume, VolumeMount,
+    ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PodSpec,
+    PodTemplateSpec, Probe as K8sProbe, ResourceRequirements, SecretKeySelector, SleepAction,
+    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -31,11 +33,21 @@ pub(super) fn deployment(
     secret_hash: &str,
 ) -> Deployment {
     let mut pod_labels = meta.labels.clone();
-    pod_labels.extend(app.spec.pod_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    pod_labels.extend(
+        app.spec
+            .pod_labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     // Baseplate's own labels win over anything extra.
     pod_labels.extend(labels::child_labels(&meta.name, &BTreeMap::new()));
     let mut pod_annotations = settings.annotations.clone();
-    pod_annotations.extend(app.spec.pod_annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
+    pod_annotations.extend(
+        app.spec
+            .pod_annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     pod_annotations.insert(labels::CONFIG_HASH.into(), config_hash.into());
     pod_annotations.insert(labels::SECRET_HASH.into(), secret_hash.into());
 
@@ -45,7 +57,10 @@ pub(super) fn deployment(
             // Under an autoscaler the replica count belongs to the HPA: leaving it out of the
             // applied object keeps server-side apply from fighting over it.
             replicas: settings.autoscaling.is_none().then_some(settings.replicas),
-            selector: LabelSelector { match_labels: Some(meta.selector()), match_expressions: None },
+            selector: LabelSelector {
+                match_labels: Some(meta.selector()),
+                match_expressions: None,
+            },
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),
                 rolling_update: Some(RollingUpdateDeployment {
@@ -72,7 +87,11 @@ pub(super) fn deployment(
 
 fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
     let spec = &app.spec;
-    let files = spec.config.as_ref().map(|c| &c.files).filter(|f| !f.is_empty());
+    let files = spec
+        .config
+        .as_ref()
+        .map(|c| &c.files)
+        .filter(|f| !f.is_empty());
     let mut mounts = vec![VolumeMount {
         name: TMP_VOLUME.into(),
         mount_path: "/tmp".into(),
@@ -95,7 +114,16 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
             config_map: Some(ConfigMapVolumeSource {
                 name: meta.name.clone(),
                 // Only the files: the env keys of the same ConfigMap are not files.
-                items: Some(files.keys().map(|k| KeyToPath { key: k.clone(), path: k.clone(), mode: None }).collect()),
+                items: Some(
+                    files
+                        .keys()
+                        .map(|k| KeyToPath {
+                            key: k.clone(),
+                            path: k.clone(),
+                            mode: None,
+                        })
+                        .collect(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -110,9 +138,18 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         ports: container_ports(&spec.ports),
         env: Some(main_env(app, &meta.name)),
         resources: Some(resources(&settings.resources)),
-        readiness_probe: settings.readiness_probe.as_ref().and_then(|p| probe(p, &spec.ports)),
-        liveness_probe: spec.liveness_probe.as_ref().and_then(|p| probe(p, &spec.ports)),
-        startup_probe: spec.startup_probe.as_ref().and_then(|p| probe(p, &spec.ports)),
+        readiness_probe: settings
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| probe(p, &spec.ports)),
+        liveness_probe: spec
+            .liveness_probe
+            .as_ref()
+            .and_then(|p| probe(p, &spec.ports)),
+        startup_probe: spec
+            .startup_probe
+            .as_ref()
+            .and_then(|p| probe(p, &spec.ports)),
         lifecycle: pre_stop_sleep(settings),
         security_context: Some(settings.container_security_context.clone()),
         volume_mounts: Some(mounts.clone()),
@@ -125,7 +162,14 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         args: s.args.clone(),
         ports: container_ports(&s.ports),
         env: (!s.env.is_empty()).then(|| {
-            s.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), value_from: None }).collect()
+            s.env
+                .iter()
+                .map(|(k, v)| EnvVar {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    value_from: None,
+                })
+                .collect()
         }),
         resources: settings.sidecar_resources.get(&s.name).map(resources),
         readiness_probe: s.readiness_probe.as_ref().and_then(|p| probe(p, &s.ports)),
@@ -151,7 +195,10 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
                     topology_key: key.clone(),
                     max_skew: t.max_skew,
                     when_unsatisfiable: t.when_unsatisfiable.clone(),
-                    label_selector: Some(LabelSelector { match_labels: Some(meta.selector()), match_expressions: None }),
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(meta.selector()),
+                        match_expressions: None,
+                    }),
                     // Spread each ReplicaSet on its own, so a rollout does not skew the new pods.
                     match_label_keys: Some(vec!["pod-template-hash".into()]),
                     ..Default::default()
@@ -183,18 +230,31 @@ fn main_env(app: &App, name: &str) -> Vec<EnvVar> {
         name: key.into(),
         value: None,
         value_from: Some(EnvVarSource {
-            config_map_key_ref: Some(ConfigMapKeySelector { name: name.into(), key: key.into(), optional: None }),
+            config_map_key_ref: Some(ConfigMapKeySelector {
+                name: name.into(),
+                key: key.into(),
+                optional: None,
+            }),
             ..Default::default()
         }),
     });
-    let from_secret = app.spec.secrets.iter().flat_map(|s| s.key_names()).map(|key| EnvVar {
-        name: key.into(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector { name: name.into(), key: key.into(), optional: Some(false) }),
-            ..Default::default()
-        }),
-    });
+    let from_secret = app
+        .spec
+        .secrets
+        .iter()
+        .flat_map(|s| s.key_names())
+        .map(|key| EnvVar {
+            name: key.into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: name.into(),
+                    key: key.into(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+        });
     from_config.chain(from_secret).collect()
 }
 
@@ -228,7 +288,10 @@ fn probe(p: &Probe, ports: &[Port]) -> Option<K8sProbe> {
             scheme: Some("HTTP".into()),
             ..Default::default()
         }),
-        tcp_socket: p.path.is_none().then(|| TCPSocketAction { port: target, host: None }),
+        tcp_socket: p.path.is_none().then_some(TCPSocketAction {
+            port: target,
+            host: None,
+        }),
         initial_delay_seconds: p.initial_delay_seconds,
         period_seconds: p.period_seconds,
         timeout_seconds: p.timeout_seconds,
@@ -241,7 +304,9 @@ fn probe(p: &Probe, ports: &[Port]) -> Option<K8sProbe> {
 fn pre_stop_sleep(settings: &Settings) -> Option<Lifecycle> {
     (settings.pre_stop_sleep_seconds > 0).then(|| Lifecycle {
         pre_stop: Some(LifecycleHandler {
-            sleep: Some(SleepAction { seconds: settings.pre_stop_sleep_seconds }),
+            sleep: Some(SleepAction {
+                seconds: settings.pre_stop_sleep_seconds,
+            }),
             ..Default::default()
         }),
         ..Default::default()

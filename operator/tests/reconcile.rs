@@ -1,0 +1,685 @@
+//! Reconcile scenarios against a mock API server (kube-rs's tower-test pattern): every request
+//! the reconciler makes is recorded with its method, URL and body, and answered the way the
+//! API server would.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baseplate_crd::{App, AppStatus, Platform};
+use baseplate_operator::controller::context::{ChildStores, Context, Settings};
+use baseplate_operator::controller::reconcile::reconcile;
+use baseplate_operator::metrics::Metrics;
+use http::{Request, Response, StatusCode};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use kube::client::Body;
+use kube::core::{DeserializeGuard, PartialObjectMeta, PartialObjectMetaExt};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde_json::{Value, json};
+
+const APP_UID: &str = "app-uid-1";
+
+/// One request the reconciler made.
+#[derive(Clone, Debug)]
+struct Call {
+    method: String,
+    path: String,
+    query: String,
+    body: Value,
+}
+
+impl Call {
+    fn is(&self, method: &str, path: &str) -> bool {
+        self.method == method && self.path == path
+    }
+}
+
+/// How the fake API server answers.
+#[derive(Clone, Default)]
+struct Cluster {
+    /// Objects that exist, by path; GETs of anything else are 404.
+    objects: BTreeMap<String, Value>,
+    /// resourceVersion answered for applied objects, by path; default "1".
+    applied_versions: BTreeMap<String, String>,
+    /// Status to put into an applied Deployment.
+    deployment_status: Option<Value>,
+}
+
+fn not_found() -> Response<Body> {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+    Response::builder()
+        .status(StatusCode::NOT_FOUND)
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap()
+}
+
+fn ok(body: &Value) -> Response<Body> {
+    Response::builder()
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap()
+}
+
+async fn serve(
+    mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+    cluster: Arc<Mutex<Cluster>>,
+    calls: Arc<Mutex<Vec<Call>>>,
+) {
+    while let Some((request, send)) = handle.next_request().await {
+        let method = request.method().to_string();
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let bytes = request.into_body().collect_bytes().await.unwrap();
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        calls.lock().unwrap().push(Call {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            body: body.clone(),
+        });
+        let cluster = cluster.lock().unwrap().clone();
+        let response = match method.as_str() {
+            "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
+            "PATCH" => {
+                let mut object = body;
+                let version = cluster
+                    .applied_versions
+                    .get(&path)
+                    .cloned()
+                    .unwrap_or_else(|| "1".into());
+                object["metadata"]["resourceVersion"] = json!(version);
+                object["metadata"]["uid"] = json!(format!("uid-{path}"));
+                object["metadata"]["generation"] = json!(1);
+                if path.ends_with("/status") {
+                    // The API server answers with the whole App; the reconciler only needs it to parse.
+                    object["spec"] = json!({"image": "nginx:1.14"});
+                    object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
+                }
+                if path.contains("/deployments/")
+                    && let Some(status) = &cluster.deployment_status
+                {
+                    object["status"] = status.clone();
+                }
+                ok(&object)
+            }
+            "DELETE" => ok(
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+            ),
+            "POST" => ok(&body),
+            _ => not_found(),
+        };
+        send.send_response(response);
+    }
+}
+
+fn store_of<K>(objects: Vec<K>) -> Store<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, mut writer) = reflector::store();
+    for object in objects {
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    reader
+}
+
+/// Metadata of a child Baseplate owns, as the cache would hold it.
+fn owned_meta<K: Resource<DynamicType = ()>>(name: &str, version: &str) -> PartialObjectMeta<K> {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some("shop".into()),
+        uid: Some(format!("uid-{}-{name}", K::kind(&()))),
+        resource_version: Some(version.into()),
+        labels: Some(BTreeMap::from([
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "baseplate".to_string(),
+            ),
+            ("baseplate.dev/app".to_string(), name.to_string()),
+        ])),
+        owner_references: Some(vec![OwnerReference {
+            api_version: "baseplate.dev/v1alpha1".into(),
+            kind: "App".into(),
+            name: name.into(),
+            uid: APP_UID.into(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }]),
+        ..Default::default()
+    }
+    .into_response_partial()
+}
+
+fn app(yaml: &str) -> App {
+    let mut app: App = serde_saphyr::from_str(yaml).unwrap();
+    app.metadata.namespace = Some("shop".into());
+    app.metadata.uid = Some(APP_UID.into());
+    app.metadata.generation = Some(1);
+    app
+}
+
+const REFERENCE: &str = include_str!("../../examples/my-application.yaml");
+
+struct Harness {
+    app: App,
+    cluster: Cluster,
+    platforms: Vec<Platform>,
+    namespace_labels: BTreeMap<String, String>,
+    children: Option<ChildStores>,
+}
+
+fn fixed_time() -> Time {
+    Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())
+}
+
+fn fixed_secret() -> String {
+    "generated-value-0123456789abcdef".into()
+}
+
+impl Harness {
+    fn new(app: App) -> Self {
+        Self {
+            app,
+            cluster: Cluster::default(),
+            platforms: vec![],
+            namespace_labels: BTreeMap::new(),
+            children: None,
+        }
+    }
+
+    async fn run(self) -> (Result<Action, String>, Vec<Call>) {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "shop");
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let server = tokio::spawn(serve(
+            handle,
+            Arc::new(Mutex::new(self.cluster)),
+            calls.clone(),
+        ));
+        let namespace: PartialObjectMeta<Namespace> = ObjectMeta {
+            name: Some("shop".into()),
+            labels: Some(self.namespace_labels),
+            ..Default::default()
+        }
+        .into_response_partial();
+        let ctx = Arc::new(Context {
+            client: client.clone(),
+            recorder: Recorder::new(
+                client,
+                Reporter {
+                    controller: "baseplate".into(),
+                    instance: Some("test".into()),
+                },
+            ),
+            metrics: Arc::new(Metrics::default()),
+            apps: store_of(vec![DeserializeGuard(Ok(self.app.clone()))]),
+            platforms: store_of(self.platforms),
+            namespaces: store_of(vec![namespace]),
+            children: self.children.unwrap_or_else(empty_children),
+            settings: Settings {
+                resync: Duration::from_secs(600),
+            },
+            applied: Default::default(),
+            failures: Default::default(),
+            clock: fixed_time,
+            generate_secret: fixed_secret,
+        });
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            reconcile(Arc::new(DeserializeGuard(Ok(self.app))), ctx),
+        )
+        .await
+        .expect("reconcile finished")
+        .map_err(|e| e.to_string());
+        server.await.unwrap();
+        let calls = calls.lock().unwrap().clone();
+        (result, calls)
+    }
+}
+
+fn empty_children() -> ChildStores {
+    ChildStores {
+        config_maps: store_of(vec![]),
+        secrets: store_of(vec![]),
+        deployments: store_of(vec![]),
+        services: store_of(vec![]),
+        horizontal_pod_autoscalers: store_of(vec![]),
+        pod_disruption_budgets: store_of(vec![]),
+        ingresses: store_of(vec![]),
+    }
+}
+
+/// Every child of `name` cached as Baseplate's own, at resourceVersion "1".
+fn all_owned(name: &str) -> ChildStores {
+    ChildStores {
+        config_maps: store_of(vec![owned_meta(name, "1")]),
+        secrets: store_of(vec![owned_meta(name, "1")]),
+        deployments: store_of(vec![owned_meta(name, "1")]),
+        services: store_of(vec![owned_meta(name, "1")]),
+        horizontal_pod_autoscalers: store_of(vec![owned_meta(name, "1")]),
+        pod_disruption_budgets: store_of(vec![owned_meta(name, "1")]),
+        ingresses: store_of(vec![owned_meta(name, "1")]),
+    }
+}
+
+const NS: &str = "/namespaces/shop";
+
+fn child_paths(name: &str) -> Vec<String> {
+    vec![
+        format!("/api/v1{NS}/configmaps/{name}"),
+        format!("/api/v1{NS}/secrets/{name}"),
+        format!("/apis/apps/v1{NS}/deployments/{name}"),
+        format!("/api/v1{NS}/services/{name}"),
+        format!("/apis/autoscaling/v2{NS}/horizontalpodautoscalers/{name}"),
+        format!("/apis/policy/v1{NS}/poddisruptionbudgets/{name}"),
+        format!("/apis/networking.k8s.io/v1{NS}/ingresses/{name}"),
+    ]
+}
+
+fn status_path(name: &str) -> String {
+    format!("/apis/baseplate.dev/v1alpha1{NS}/apps/{name}/status")
+}
+
+fn written_status(calls: &[Call], name: &str) -> AppStatus {
+    let call = calls
+        .iter()
+        .find(|c| c.is("PATCH", &status_path(name)))
+        .expect("status was written");
+    serde_json::from_value(call.body["status"].clone()).unwrap()
+}
+
+fn condition<'a>(
+    status: &'a AppStatus,
+    type_: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    status.conditions.iter().find(|c| c.type_ == type_).unwrap()
+}
+
+fn events(calls: &[Call]) -> Vec<(String, String)> {
+    calls
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.ends_with("/events"))
+        .map(|c| {
+            (
+                c.body["reason"].as_str().unwrap_or_default().to_string(),
+                c.body["note"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn first_apply_of_the_reference_app_creates_all_seven_children_in_order() {
+    let (result, calls) = Harness::new(app(REFERENCE)).run().await;
+    assert!(result.is_ok(), "{result:?}");
+
+    // Each child: looked at first (it is not in the cache), then applied; config before the workload.
+    let expected: Vec<(String, String)> = child_paths("my-application")
+        .into_iter()
+        .flat_map(|p| [("GET".to_string(), p.clone()), ("PATCH".to_string(), p)])
+        .collect();
+    let child_calls: Vec<(String, String)> = calls
+        .iter()
+        .filter(|c| !c.path.ends_with("/status") && !c.path.ends_with("/events"))
+        .map(|c| (c.method.clone(), c.path.clone()))
+        .collect();
+    assert_eq!(child_calls, expected);
+
+    for call in calls
+        .iter()
+        .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+    {
+        assert!(
+            call.query.contains("fieldManager=baseplate"),
+            "{}",
+            call.query
+        );
+        assert!(call.query.contains("force=true"), "{}", call.query);
+        let owner = &call.body["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["uid"], APP_UID, "{}", call.path);
+        assert_eq!(owner["controller"], true);
+        assert_eq!(
+            call.body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "baseplate"
+        );
+    }
+    let deployment = &calls
+        .iter()
+        .find(|c| c.is("PATCH", &child_paths("my-application")[2]))
+        .unwrap()
+        .body;
+    assert!(
+        deployment["spec"].get("replicas").is_none(),
+        "the HPA owns replicas"
+    );
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        0
+    );
+
+    let status = written_status(&calls, "my-application");
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.children.len(), 7);
+    assert_eq!(
+        status.url.as_deref(),
+        Some("http://my-application.shop.apps.example.com/")
+    );
+    assert_eq!(condition(&status, "Ready").status, "False");
+    assert_eq!(condition(&status, "Degraded").status, "False");
+    let events = events(&calls);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "Created");
+    assert!(events[0].1.contains("Deployment/my-application"));
+}
+
+#[tokio::test]
+async fn a_second_reconcile_with_nothing_changed_writes_nothing() {
+    // First run, to learn the status the reconciler would write.
+    let (_, first) = Harness::new(app(REFERENCE)).run().await;
+    let mut settled = app(REFERENCE);
+    settled.status = Some(written_status(&first, "my-application"));
+
+    let mut harness = Harness::new(settled);
+    harness.children = Some(all_owned("my-application"));
+    let (result, calls) = harness.run().await;
+    assert!(result.is_ok(), "{result:?}");
+    // Seven applies that change nothing (same resourceVersion back), no lookups, no status, no events.
+    assert_eq!(calls.len(), 7, "{calls:#?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+    );
+}
+
+#[tokio::test]
+async fn a_platform_default_reaches_the_deployment() {
+    let mut harness = Harness::new(app(REFERENCE));
+    harness.namespace_labels = BTreeMap::from([("team".into(), "payments".into())]);
+    harness.platforms = vec![
+        serde_saphyr::from_str(
+            "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: payments}\nspec:\n  namespaceSelector: {matchLabels: {team: payments}}\n  defaults: {preStopSleepSeconds: 30}\n",
+        )
+        .unwrap(),
+        serde_saphyr::from_str(
+            "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: other-team}\nspec:\n  namespaceSelector: {matchLabels: {team: search}}\n  defaults: {preStopSleepSeconds: 99}\n",
+        )
+        .unwrap(),
+    ];
+    harness.children = Some(all_owned("my-application"));
+    let (_, calls) = harness.run().await;
+    let deployment = &calls
+        .iter()
+        .find(|c| c.is("PATCH", &child_paths("my-application")[2]))
+        .unwrap()
+        .body;
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"],
+        30
+    );
+    assert_eq!(
+        pod["terminationGracePeriodSeconds"], 50,
+        "grace follows preStop + 20"
+    );
+    let status = written_status(&calls, "my-application");
+    assert_eq!(status.platforms, vec!["payments".to_string()]);
+}
+
+#[tokio::test]
+async fn a_disabled_ingress_is_pruned_and_nothing_else_is() {
+    let yaml = format!("{REFERENCE}  ingress:\n    enabled: false\n");
+    let mut harness = Harness::new(app(&yaml));
+    harness.children = Some(all_owned("my-application"));
+    let (_, calls) = harness.run().await;
+    let deletes: Vec<&Call> = calls.iter().filter(|c| c.method == "DELETE").collect();
+    assert_eq!(deletes.len(), 1, "{calls:#?}");
+    assert_eq!(deletes[0].path, child_paths("my-application")[6]);
+    // Deleted only if it is still the object found to be ours.
+    assert_eq!(
+        deletes[0].body["preconditions"]["uid"],
+        "uid-Ingress-my-application"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.is("PATCH", &child_paths("my-application")[6]))
+    );
+    let status = written_status(&calls, "my-application");
+    assert_eq!(status.children.len(), 6);
+    assert_eq!(status.url, None);
+    assert!(
+        events(&calls)
+            .iter()
+            .any(|(reason, note)| reason == "Pruned" && note.contains("Ingress/my-application"))
+    );
+}
+
+#[tokio::test]
+async fn a_child_owned_by_someone_else_is_never_touched() {
+    let mut harness = Harness::new(app(REFERENCE));
+    let service = child_paths("my-application")[3].clone();
+    // A Service of the same name that a person created: no owner reference to the App.
+    harness.cluster.objects.insert(
+        service.clone(),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "my-application", "namespace": "shop", "uid": "foreign", "resourceVersion": "7"}}),
+    );
+    let (result, calls) = harness.run().await;
+    assert!(result.is_ok());
+    assert!(calls.iter().any(|c| c.is("GET", &service)));
+    assert!(
+        !calls.iter().any(|c| c.path == service && c.method != "GET"),
+        "the foreign Service was written to"
+    );
+    let status = written_status(&calls, "my-application");
+    let degraded = condition(&status, "Degraded");
+    assert_eq!(degraded.status, "True");
+    assert_eq!(degraded.reason, "NameConflict");
+    assert!(
+        degraded.message.contains("Service/my-application"),
+        "{}",
+        degraded.message
+    );
+    assert!(
+        events(&calls)
+            .iter()
+            .any(|(reason, _)| reason == "NameConflict")
+    );
+}
+
+#[tokio::test]
+async fn an_app_over_a_guardrail_leaves_running_children_alone() {
+    let yaml = format!("{REFERENCE}  replicas: 50\n");
+    let mut harness = Harness::new(app(&yaml));
+    harness.platforms = vec![serde_saphyr::from_str(
+        "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: guardrails}\nspec:\n  limits: {maxReplicas: 20}\n",
+    )
+    .unwrap()];
+    harness.children = Some(all_owned("my-application"));
+    let (result, calls) = harness.run().await;
+    assert_eq!(
+        result,
+        Ok(Action::await_change()),
+        "an invalid App is not retried hot"
+    );
+    let writes: Vec<&Call> = calls.iter().filter(|c| c.method != "POST").collect();
+    assert_eq!(
+        writes.len(),
+        1,
+        "only the status may be written: {writes:#?}"
+    );
+    let status = written_status(&calls, "my-application");
+    let degraded = condition(&status, "Degraded");
+    assert_eq!(degraded.reason, "PolicyViolation");
+    assert!(
+        degraded.message.contains("spec.replicas"),
+        "{}",
+        degraded.message
+    );
+    assert!(
+        degraded.message.contains("platform/guardrails"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(condition(&status, "Ready").reason, "PolicyViolation");
+}
+
+#[tokio::test]
+async fn a_missing_supplied_secret_is_reported_and_generated_values_are_kept() {
+    let yaml =
+        format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n    supplied: [API_TOKEN]\n");
+    let mut harness = Harness::new(app(&yaml));
+    let secret_path = child_paths("my-application")[1].clone();
+    // The Secret exists with a value generated earlier; nobody has supplied API_TOKEN yet.
+    let kept = Secret {
+        metadata: ObjectMeta {
+            name: Some("my-application".into()),
+            namespace: Some("shop".into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "SESSION_KEY".to_string(),
+            k8s_openapi::ByteString(b"kept-from-before".to_vec()),
+        )])),
+        ..Default::default()
+    };
+    harness
+        .cluster
+        .objects
+        .insert(secret_path.clone(), serde_json::to_value(&kept).unwrap());
+    harness.children = Some(all_owned("my-application"));
+    let (_, calls) = harness.run().await;
+    let applied = &calls
+        .iter()
+        .find(|c| c.is("PATCH", &secret_path))
+        .unwrap()
+        .body;
+    // base64("kept-from-before"): the earlier value, not a new one.
+    assert_eq!(applied["data"]["SESSION_KEY"], "a2VwdC1mcm9tLWJlZm9yZQ==");
+    assert!(
+        applied["data"].get("API_TOKEN").is_none(),
+        "Baseplate never writes supplied keys"
+    );
+    let status = written_status(&calls, "my-application");
+    let degraded = condition(&status, "Degraded");
+    assert_eq!(degraded.reason, "WaitingForSecret");
+    assert!(degraded.message.contains("API_TOKEN"));
+    // No secret value anywhere in status or events.
+    let everything = format!("{:?}{:?}", serde_json::to_string(&status), events(&calls));
+    assert!(
+        !everything.contains("kept-from-before") && !everything.contains("a2VwdC1mcm9tLWJlZm9yZQ")
+    );
+    assert!(
+        !events(&calls)
+            .iter()
+            .any(|(reason, _)| reason.starts_with("Secret")),
+        "nothing was generated"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_secret_is_regenerated_and_reported() {
+    let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
+    let mut previous = app(&yaml);
+    previous.status = Some(AppStatus {
+        children: vec!["Secret/my-application".into()],
+        ..Default::default()
+    });
+    let (_, calls) = Harness::new(previous).run().await;
+    let applied = &calls
+        .iter()
+        .find(|c| c.is("PATCH", &child_paths("my-application")[1]))
+        .unwrap()
+        .body;
+    assert_eq!(
+        applied["data"]["SESSION_KEY"],
+        "Z2VuZXJhdGVkLXZhbHVlLTAxMjM0NTY3ODlhYmNkZWY="
+    );
+    let events = events(&calls);
+    let regenerated = events
+        .iter()
+        .find(|(reason, _)| reason == "SecretRegenerated")
+        .expect("reported");
+    assert!(regenerated.1.contains("SESSION_KEY") && !regenerated.1.contains("generated-value"));
+}
+
+#[tokio::test]
+async fn a_hand_edit_is_put_back_and_reported_as_drift() {
+    // One reconciler, two reconciles: the second finds the Deployment edited by someone else.
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "shop");
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let deployment = child_paths("my-application")[2].clone();
+    let mut cluster = Cluster::default();
+    cluster
+        .applied_versions
+        .insert(deployment.clone(), "1".into());
+    let versions = Arc::new(Mutex::new(cluster));
+    let server = tokio::spawn(serve(handle, versions.clone(), calls.clone()));
+    let (deployments, mut deployment_writer) = reflector::store();
+    deployment_writer.apply_watcher_event(&watcher::Event::Apply(owned_meta::<Deployment>(
+        "my-application",
+        "1",
+    )));
+    let mut children = all_owned("my-application");
+    children.deployments = deployments;
+    let mut settled = app(REFERENCE);
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client,
+            Reporter {
+                controller: "baseplate".into(),
+                instance: Some("test".into()),
+            },
+        ),
+        metrics: Arc::new(Metrics::default()),
+        apps: store_of(vec![]),
+        platforms: store_of(vec![]),
+        namespaces: store_of(vec![]),
+        children,
+        settings: Settings {
+            resync: Duration::from_secs(600),
+        },
+        applied: Default::default(),
+        failures: Default::default(),
+        clock: fixed_time,
+        generate_secret: fixed_secret,
+    });
+    reconcile(Arc::new(DeserializeGuard(Ok(settled.clone()))), ctx.clone())
+        .await
+        .unwrap();
+    settled.status = Some(written_status(&calls.lock().unwrap(), "my-application"));
+    calls.lock().unwrap().clear();
+
+    // Someone edits the Deployment (version 2 reaches the cache); the apply restores it (version 3).
+    deployment_writer.apply_watcher_event(&watcher::Event::Apply(owned_meta::<Deployment>(
+        "my-application",
+        "2",
+    )));
+    versions
+        .lock()
+        .unwrap()
+        .applied_versions
+        .insert(deployment.clone(), "3".into());
+    reconcile(Arc::new(DeserializeGuard(Ok(settled))), ctx.clone())
+        .await
+        .unwrap();
+    drop(ctx);
+    server.await.unwrap();
+    let calls = calls.lock().unwrap().clone();
+    let events = events(&calls);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "DriftCorrected");
+    assert!(events[0].1.contains("Deployment/my-application"));
+}
