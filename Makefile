@@ -1,6 +1,8 @@
 # Baseplate developer entry points. `make help` lists them.
 CARGO ?= cargo
 KUBECTL ?= kubectl
+DOCKER ?= docker
+IMAGE ?= baseplate:latest
 APP ?= examples/my-application.yaml
 
 .PHONY: help render test lint fmt crds bench e2e run install uninstall image
@@ -28,13 +30,19 @@ bench: ## Criterion benchmarks of rendering
 	$(CARGO) bench -p baseplate-crd
 
 e2e: ## End-to-end tests against the cluster in KUBECONFIG (Kubernetes 1.33+)
-	BASEPLATE_E2E=1 $(CARGO) test -p baseplate --test e2e -- --test-threads=1 --nocapture
+	BASEPLATE_E2E=1 $(CARGO) test -p baseplate --test e2e -- --ignored --test-threads=1 --nocapture
 
 run: ## Run the operator from this machine against the current kubeconfig context
-	$(CARGO) run -p baseplate -- run
+	$(CARGO) run -p baseplate -- run --leader-election=false --http-address 127.0.0.1:8080
 
 install: ## Install CRDs, RBAC and the operator Deployment into the current cluster
 	$(KUBECTL) apply -k deploy/
 
-uninstall: ## Remove the operator (Apps and their children stay unless the CRDs are deleted)
-	$(KUBECTL) delete -k deploy/ --ignore-not-found
+# Not `delete -k deploy/`: that would delete the CRDs, hence every App and, through garbage
+# collection, every App's children in the cluster.
+uninstall: ## Remove the operator; the CRDs, Apps and their children stay
+	$(KUBECTL) delete --ignore-not-found -f deploy/service.yaml -f deploy/deployment.yaml \
+		-f deploy/rbac.yaml -f deploy/serviceaccount.yaml -f deploy/namespace.yaml
+
+image: ## Build the operator image (IMAGE=baseplate:latest)
+	$(DOCKER) build -t $(IMAGE) .

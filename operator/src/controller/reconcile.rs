@@ -55,7 +55,13 @@ pub async fn reconcile(
                 Outcome::Synced => Action::requeue(jittered(ctx.settings.resync, guard.as_ref())),
             })
         }
-        Err(e) => Err(e),
+        Err(error) => {
+            if let Ok(app) = &guard.0 {
+                let note = format!("{error}; retrying with backoff");
+                publish(&ctx, app, EventType::Warning, "ReconcileFailed", "Reconcile", note).await;
+            }
+            Err(error)
+        }
     }
 }
 
