@@ -33,6 +33,11 @@ pub struct ChangeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerbLabel {
+    pub verb: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConditionLabel {
     pub condition: String,
     pub status: String,
@@ -45,6 +50,7 @@ pub struct Metrics {
     errors: Family<CategoryLabel, Counter>,
     child_writes: Family<ChangeLabel, Counter>,
     apps: Family<ConditionLabel, Gauge>,
+    pub api_requests: Family<VerbLabel, Counter>,
     pub leader: Gauge,
 }
 
@@ -58,6 +64,7 @@ impl Default for Metrics {
         let errors = Family::<CategoryLabel, Counter>::default();
         let child_writes = Family::<ChangeLabel, Counter>::default();
         let apps = Family::<ConditionLabel, Gauge>::default();
+        let api_requests = Family::<VerbLabel, Counter>::default();
         let leader = Gauge::default();
         registry.register(
             "reconciles",
@@ -81,6 +88,11 @@ impl Default for Metrics {
         );
         registry.register("apps", "Apps by the status of a condition", apps.clone());
         registry.register(
+            "api_requests",
+            "Requests to the API server by verb (get covers list)",
+            api_requests.clone(),
+        );
+        registry.register(
             "leader",
             "1 while this replica holds the leader lease",
             leader.clone(),
@@ -92,6 +104,7 @@ impl Default for Metrics {
             errors,
             child_writes,
             apps,
+            api_requests,
             leader,
         }
     }
@@ -166,5 +179,67 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
+    }
+}
+
+/// The Kubernetes verb of a request, as far as the method and query tell it.
+pub fn verb<B>(request: &http::Request<B>) -> &'static str {
+    let watching = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    match *request.method() {
+        http::Method::GET if watching => "watch",
+        http::Method::GET => "get",
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => "delete",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_from_requests() {
+        let request = |method: &str, uri: &str| {
+            http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(())
+                .unwrap()
+        };
+        assert_eq!(
+            verb(&request(
+                "GET",
+                "/api/v1/namespaces?watch=true&resourceVersion=5"
+            )),
+            "watch"
+        );
+        assert_eq!(
+            verb(&request("GET", "/api/v1/namespaces/a/secrets/b")),
+            "get"
+        );
+        assert_eq!(
+            verb(&request(
+                "PATCH",
+                "/apis/apps/v1/namespaces/a/deployments/b?fieldManager=baseplate"
+            )),
+            "patch"
+        );
+        assert_eq!(
+            verb(&request("DELETE", "/api/v1/namespaces/a/services/b")),
+            "delete"
+        );
+        assert_eq!(
+            verb(&request(
+                "POST",
+                "/apis/events.k8s.io/v1/namespaces/a/events"
+            )),
+            "create"
+        );
     }
 }

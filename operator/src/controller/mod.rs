@@ -35,10 +35,8 @@ use context::{ChildStores, Context};
 use triggers::{NamespaceTrigger, PlatformTrigger};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let client = Client::try_default()
-        .await
-        .map_err(|e| anyhow::anyhow!("connecting to the API server (is KUBECONFIG set?): {e}"))?;
     let metrics = Arc::new(Metrics::default());
+    let client = counting_client(&metrics).await?;
     let ready = Arc::new(AtomicBool::new(false));
     let health = Health {
         metrics: metrics.clone(),
@@ -69,6 +67,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     server.abort();
     result
+}
+
+/// A client for the kubeconfig or in-cluster config that counts its requests by verb.
+async fn counting_client(metrics: &Metrics) -> anyhow::Result<Client> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| anyhow::anyhow!("finding the cluster (is KUBECONFIG set?): {e}"))?;
+    let requests = metrics.api_requests.clone();
+    let counter =
+        tower::util::MapRequestLayer::new(move |request: ::http::Request<kube::client::Body>| {
+            let verb = crate::metrics::verb(&request).to_string();
+            requests
+                .get_or_create(&crate::metrics::VerbLabel { verb })
+                .inc();
+            request
+        });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&counter)
+        .build())
 }
 
 async fn shutdown_signal() {

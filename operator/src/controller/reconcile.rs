@@ -58,7 +58,15 @@ pub async fn reconcile(
         Err(error) => {
             if let Ok(app) = &guard.0 {
                 let note = format!("{error}; retrying with backoff");
-                publish(&ctx, app, EventType::Warning, "ReconcileFailed", "Reconcile", note).await;
+                publish(
+                    &ctx,
+                    app,
+                    EventType::Warning,
+                    "ReconcileFailed",
+                    "Reconcile",
+                    note,
+                )
+                .await;
             }
             Err(error)
         }
