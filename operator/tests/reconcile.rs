@@ -683,3 +683,43 @@ async fn a_hand_edit_is_put_back_and_reported_as_drift() {
     assert_eq!(events[0].0, "DriftCorrected");
     assert!(events[0].1.contains("Deployment/my-application"));
 }
+
+#[tokio::test]
+async fn switching_to_autoscaling_hands_the_replica_count_over_first() {
+    // The App ran with `replicas: 5` (a Deployment, no HPA) and now drops it for autoscaling.
+    let mut harness = Harness::new(app(REFERENCE));
+    let mut children = all_owned("my-application");
+    children.horizontal_pod_autoscalers = store_of(vec![]);
+    harness.children = Some(children);
+    let deployment = child_paths("my-application")[2].clone();
+    harness.cluster.objects.insert(
+        deployment.clone(),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "my-application", "namespace": "shop"}, "spec": {"replicas": 5, "selector": {}, "template": {}}}),
+    );
+    let (result, calls) = harness.run().await;
+    assert!(result.is_ok(), "{result:?}");
+    let writes: Vec<&Call> = calls.iter().filter(|c| c.path == deployment).collect();
+    assert_eq!(writes.len(), 3, "{writes:#?}");
+    assert_eq!(writes[0].method, "GET");
+    assert_eq!(writes[1].method, "PATCH");
+    assert!(
+        writes[1]
+            .query
+            .contains("fieldManager=baseplate-replicas-handover")
+    );
+    assert_eq!(writes[1].body["spec"], json!({"replicas": 5}));
+    assert!(
+        writes[2].query.split('&').any(|p| p == "fieldManager=baseplate"),
+        "{}",
+        writes[2].query
+    );
+    assert!(writes[2].body["spec"].get("replicas").is_none());
+}
+
+#[tokio::test]
+async fn an_app_with_an_autoscaler_already_needs_no_handover() {
+    let mut harness = Harness::new(app(REFERENCE));
+    harness.children = Some(all_owned("my-application"));
+    let (_, calls) = harness.run().await;
+    assert!(!calls.iter().any(|c| c.query.contains("handover")));
+}

@@ -24,6 +24,8 @@ use super::error::{Error, is_transient};
 
 /// The field manager of every write Baseplate makes.
 pub const MANAGER: &str = "baseplate";
+/// Holds a Deployment's replica count while it passes from Baseplate to the autoscaler.
+pub const REPLICAS_HANDOVER_MANAGER: &str = "baseplate-replicas-handover";
 
 /// What applying one App's children did.
 #[derive(Debug, Default, PartialEq)]
@@ -56,6 +58,9 @@ pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Repor
     } = children;
     let stores = &ctx.children;
     let mut report = Report::default();
+    if switching_to_autoscaling(ctx, app, children) {
+        hand_over_replicas(ctx, app).await?;
+    }
     sync_one(ctx, app, Some(config_map), &stores.config_maps, &mut report).await?;
     sync_one(ctx, app, Some(secret), &stores.secrets, &mut report).await?;
     report.deployment =
@@ -79,6 +84,65 @@ pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Repor
     .await?;
     sync_one(ctx, app, ingress.as_ref(), &stores.ingresses, &mut report).await?;
     Ok(report)
+}
+
+/// The App now wants an autoscaler it did not have, and its Deployment already runs with a
+/// replica count Baseplate set.
+fn switching_to_autoscaling(ctx: &Context, app: &App, children: &Children) -> bool {
+    let (name, namespace) = (app.name_any(), app.namespace().unwrap_or_default());
+    let deployment_runs = ctx
+        .children
+        .deployments
+        .get(&ObjectRef::new(&name).within(&namespace))
+        .is_some_and(|d| owned_by(&d.metadata, app));
+    let had_autoscaler = ctx
+        .children
+        .horizontal_pod_autoscalers
+        .get(&ObjectRef::new(&name).within(&namespace))
+        .is_some();
+    children.horizontal_pod_autoscaler.is_some()
+        && children
+            .deployment
+            .spec
+            .as_ref()
+            .is_some_and(|s| s.replicas.is_none())
+        && deployment_runs
+        && !had_autoscaler
+}
+
+/// Server-side apply removes a field its only manager stops sending, and a Deployment without
+/// `spec.replicas` runs one pod: dropping `replicas` for the autoscaler would shrink the App
+/// to a single replica until the HPA acts. So the current count is first handed to a separate
+/// field manager, which keeps it until the HPA takes the field over.
+async fn hand_over_replicas(ctx: &Context, app: &App) -> Result<(), Error> {
+    let name = app.name_any();
+    let api: Api<Deployment> =
+        Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let label = format!("Deployment/{name}");
+    let current = api.get(&name).await.map_err(|source| Error::Read {
+        what: label.clone(),
+        source,
+    })?;
+    let Some(replicas) = current.spec.and_then(|s| s.replicas) else {
+        return Ok(());
+    };
+    let handover = serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": name },
+        "spec": { "replicas": replicas },
+    });
+    api.patch(
+        &name,
+        &PatchParams::apply(REPLICAS_HANDOVER_MANAGER),
+        &Patch::Apply(&handover),
+    )
+    .await
+    .map_err(|source| Error::Apply {
+        child: label,
+        source,
+    })?;
+    Ok(())
 }
 
 /// Applies `desired` when it is `Some`, prunes the App's object of this kind when it is `None`.
