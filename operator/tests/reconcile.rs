@@ -89,28 +89,7 @@ async fn serve(
         let cluster = cluster.lock().unwrap().clone();
         let response = match method.as_str() {
             "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
-            "PATCH" => {
-                let mut object = body;
-                let version = cluster
-                    .applied_versions
-                    .get(&path)
-                    .cloned()
-                    .unwrap_or_else(|| "1".into());
-                object["metadata"]["resourceVersion"] = json!(version);
-                object["metadata"]["uid"] = json!(format!("uid-{path}"));
-                object["metadata"]["generation"] = json!(1);
-                if path.ends_with("/status") {
-                    // The API server answers with the whole App; the reconciler only needs it to parse.
-                    object["spec"] = json!({"image": "nginx:1.14"});
-                    object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
-                }
-                if path.contains("/deployments/")
-                    && let Some(status) = &cluster.deployment_status
-                {
-                    object["status"] = status.clone();
-                }
-                ok(&object)
-            }
+            "PATCH" => ok(&answer_apply(&path, body, &cluster)),
             "DELETE" => ok(
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
             ),
@@ -119,6 +98,30 @@ async fn serve(
         };
         send.send_response(response);
     }
+}
+
+/// The object as the API server answers an apply of `body` at `path`.
+fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
+    let mut object = body;
+    let version = cluster
+        .applied_versions
+        .get(path)
+        .cloned()
+        .unwrap_or_else(|| "1".into());
+    object["metadata"]["resourceVersion"] = json!(version);
+    object["metadata"]["uid"] = json!(format!("uid-{path}"));
+    object["metadata"]["generation"] = json!(1);
+    if path.ends_with("/status") {
+        // The API server answers with the whole App; the reconciler only needs it to parse.
+        object["spec"] = json!({"image": "nginx:1.14"});
+        object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
+    }
+    if path.contains("/deployments/")
+        && let Some(status) = &cluster.deployment_status
+    {
+        object["status"] = status.clone();
+    }
+    object
 }
 
 fn store_of<K>(objects: Vec<K>) -> Store<K>
@@ -259,12 +262,24 @@ fn empty_children() -> ChildStores {
     }
 }
 
+/// A cached Deployment of Baseplate's, as the slimmed Deployment cache holds it.
+fn owned_deployment(name: &str, version: &str, replicas: Option<i32>) -> Deployment {
+    Deployment {
+        metadata: owned_meta::<Deployment>(name, version).metadata,
+        spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+            replicas,
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
 /// Every child of `name` cached as Baseplate's own, at resourceVersion "1".
 fn all_owned(name: &str) -> ChildStores {
     ChildStores {
         config_maps: store_of(vec![owned_meta(name, "1")]),
         secrets: store_of(vec![owned_meta(name, "1")]),
-        deployments: store_of(vec![owned_meta(name, "1")]),
+        deployments: store_of(vec![owned_deployment(name, "1", None)]),
         services: store_of(vec![owned_meta(name, "1")]),
         horizontal_pod_autoscalers: store_of(vec![owned_meta(name, "1")]),
         pod_disruption_budgets: store_of(vec![owned_meta(name, "1")]),
@@ -613,26 +628,95 @@ async fn a_deleted_secret_is_regenerated_and_reported() {
     assert!(regenerated.1.contains("SESSION_KEY") && !regenerated.1.contains("generated-value"));
 }
 
-#[tokio::test]
-async fn a_hand_edit_is_put_back_and_reported_as_drift() {
-    // One reconciler, two reconciles: the second finds the Deployment edited by someone else.
+/// Writers of every child cache, standing in for the watches.
+struct Watches {
+    config_maps: reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>>,
+    secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    deployments: reflector::store::Writer<Deployment>,
+    services: reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::Service>>,
+    horizontal_pod_autoscalers: reflector::store::Writer<
+        PartialObjectMeta<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
+    >,
+    pod_disruption_budgets: reflector::store::Writer<
+        PartialObjectMeta<k8s_openapi::api::policy::v1::PodDisruptionBudget>,
+    >,
+    ingresses:
+        reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::networking::v1::Ingress>>,
+}
+
+fn watched_caches() -> (ChildStores, Watches) {
+    let (config_maps, config_map_writer) = reflector::store();
+    let (secrets, secret_writer) = reflector::store();
+    let (deployments, deployment_writer) = reflector::store();
+    let (services, service_writer) = reflector::store();
+    let (hpas, hpa_writer) = reflector::store();
+    let (pdbs, pdb_writer) = reflector::store();
+    let (ingresses, ingress_writer) = reflector::store();
+    (
+        ChildStores {
+            config_maps,
+            secrets,
+            deployments,
+            services,
+            horizontal_pod_autoscalers: hpas,
+            pod_disruption_budgets: pdbs,
+            ingresses,
+        },
+        Watches {
+            config_maps: config_map_writer,
+            secrets: secret_writer,
+            deployments: deployment_writer,
+            services: service_writer,
+            horizontal_pod_autoscalers: hpa_writer,
+            pod_disruption_budgets: pdb_writer,
+            ingresses: ingress_writer,
+        },
+    )
+}
+
+impl Watches {
+    /// Feeds the caches what the applies wrote, as the watches would.
+    fn observe(&mut self, calls: &[Call], cluster: &Cluster) {
+        fn meta<K: Resource<DynamicType = ()>>(
+            object: &Value,
+        ) -> watcher::Event<PartialObjectMeta<K>> {
+            let meta: ObjectMeta = serde_json::from_value(object["metadata"].clone()).unwrap();
+            watcher::Event::Apply(meta.into_response_partial())
+        }
+        for call in calls
+            .iter()
+            .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+        {
+            let object = answer_apply(&call.path, call.body.clone(), cluster);
+            match object["kind"].as_str().unwrap_or_default() {
+                "ConfigMap" => self.config_maps.apply_watcher_event(&meta(&object)),
+                "Secret" => self.secrets.apply_watcher_event(&meta(&object)),
+                "Deployment" => self.deployments.apply_watcher_event(&watcher::Event::Apply(
+                    serde_json::from_value(object).unwrap(),
+                )),
+                "Service" => self.services.apply_watcher_event(&meta(&object)),
+                "HorizontalPodAutoscaler" => self
+                    .horizontal_pod_autoscalers
+                    .apply_watcher_event(&meta(&object)),
+                "PodDisruptionBudget" => self
+                    .pod_disruption_budgets
+                    .apply_watcher_event(&meta(&object)),
+                "Ingress" => self.ingresses.apply_watcher_event(&meta(&object)),
+                other => panic!("unexpected apply of {other}"),
+            }
+        }
+    }
+}
+
+/// One reconciler, two reconciles of the reference App, the caches fed with what the first
+/// applied; `between` then changes the caches or the cluster. Returns the second's requests.
+async fn second_reconcile(between: impl FnOnce(&mut Watches, &mut Cluster)) -> Vec<Call> {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "shop");
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let deployment = child_paths("my-application")[2].clone();
-    let mut cluster = Cluster::default();
-    cluster
-        .applied_versions
-        .insert(deployment.clone(), "1".into());
-    let versions = Arc::new(Mutex::new(cluster));
-    let server = tokio::spawn(serve(handle, versions.clone(), calls.clone()));
-    let (deployments, mut deployment_writer) = reflector::store();
-    deployment_writer.apply_watcher_event(&watcher::Event::Apply(owned_meta::<Deployment>(
-        "my-application",
-        "1",
-    )));
-    let mut children = all_owned("my-application");
-    children.deployments = deployments;
+    let cluster = Arc::new(Mutex::new(Cluster::default()));
+    let server = tokio::spawn(serve(handle, cluster.clone(), calls.clone()));
+    let (children, mut watches) = watched_caches();
     let mut settled = app(REFERENCE);
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -659,25 +743,94 @@ async fn a_hand_edit_is_put_back_and_reported_as_drift() {
     reconcile(Arc::new(DeserializeGuard(Ok(settled.clone()))), ctx.clone())
         .await
         .unwrap();
-    settled.status = Some(written_status(&calls.lock().unwrap(), "my-application"));
-    calls.lock().unwrap().clear();
-
-    // Someone edits the Deployment (version 2 reaches the cache); the apply restores it (version 3).
-    deployment_writer.apply_watcher_event(&watcher::Event::Apply(owned_meta::<Deployment>(
-        "my-application",
-        "2",
-    )));
-    versions
-        .lock()
-        .unwrap()
-        .applied_versions
-        .insert(deployment.clone(), "3".into());
+    let first = std::mem::take(&mut *calls.lock().unwrap());
+    assert_eq!(
+        events(&first).first().map(|e| e.0.as_str()),
+        Some("Created")
+    );
+    settled.status = Some(written_status(&first, "my-application"));
+    watches.observe(&first, &cluster.lock().unwrap());
+    between(&mut watches, &mut cluster.lock().unwrap());
     reconcile(Arc::new(DeserializeGuard(Ok(settled))), ctx.clone())
         .await
         .unwrap();
     drop(ctx);
     server.await.unwrap();
-    let calls = calls.lock().unwrap().clone();
+    calls.lock().unwrap().clone()
+}
+
+/// The cached Deployment after the first reconcile, changed by `edit`.
+fn edited_deployment(
+    watches: &Watches,
+    edit: impl FnOnce(&mut Deployment),
+) -> watcher::Event<Deployment> {
+    let mut deployment = watches
+        .deployments
+        .as_reader()
+        .get(&reflector::ObjectRef::new("my-application").within("shop"))
+        .unwrap()
+        .as_ref()
+        .clone();
+    edit(&mut deployment);
+    watcher::Event::Apply(deployment)
+}
+
+#[tokio::test]
+async fn a_reconcile_with_nothing_changed_since_the_last_one_makes_no_request() {
+    let calls = second_reconcile(|_, _| {}).await;
+    assert!(calls.is_empty(), "{calls:#?}");
+}
+
+#[tokio::test]
+async fn a_status_only_change_of_a_child_costs_no_write() {
+    // The Deployment controller updates the status: new resourceVersion, same generation.
+    let calls = second_reconcile(|watches, _| {
+        let event = edited_deployment(watches, |d| {
+            d.metadata.resource_version = Some("2".into());
+            d.status = Some(k8s_openapi::api::apps::v1::DeploymentStatus {
+                observed_generation: Some(1),
+                replicas: Some(1),
+                updated_replicas: Some(1),
+                ..Default::default()
+            });
+        });
+        watches.deployments.apply_watcher_event(&event);
+    })
+    .await;
+    let writes: Vec<&Call> = calls
+        .iter()
+        .filter(|c| !c.path.ends_with("/status") && c.method != "POST")
+        .collect();
+    assert!(writes.is_empty(), "{writes:#?}");
+    // The App's status follows the rollout from the cache.
+    let status = written_status(&calls, "my-application");
+    assert_eq!(status.updated_replicas, Some(1));
+}
+
+#[tokio::test]
+async fn a_hand_edit_is_put_back_and_reported_as_drift() {
+    // Someone edits the Deployment (version 2 reaches the cache); the apply restores it (version 3).
+    let deployment = child_paths("my-application")[2].clone();
+    let calls = second_reconcile(|watches, cluster| {
+        let event = edited_deployment(watches, |d| {
+            d.metadata.resource_version = Some("2".into());
+            d.metadata.generation = Some(2);
+        });
+        watches.deployments.apply_watcher_event(&event);
+        cluster
+            .applied_versions
+            .insert(deployment.clone(), "3".into());
+    })
+    .await;
+    let patches: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+        .collect();
+    assert_eq!(
+        patches.len(),
+        1,
+        "only the edited child is applied: {patches:#?}"
+    );
     let events = events(&calls);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].0, "DriftCorrected");
@@ -690,30 +843,29 @@ async fn switching_to_autoscaling_hands_the_replica_count_over_first() {
     let mut harness = Harness::new(app(REFERENCE));
     let mut children = all_owned("my-application");
     children.horizontal_pod_autoscalers = store_of(vec![]);
+    children.deployments = store_of(vec![owned_deployment("my-application", "1", Some(5))]);
     harness.children = Some(children);
     let deployment = child_paths("my-application")[2].clone();
-    harness.cluster.objects.insert(
-        deployment.clone(),
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "my-application", "namespace": "shop"}, "spec": {"replicas": 5, "selector": {}, "template": {}}}),
-    );
     let (result, calls) = harness.run().await;
     assert!(result.is_ok(), "{result:?}");
     let writes: Vec<&Call> = calls.iter().filter(|c| c.path == deployment).collect();
-    assert_eq!(writes.len(), 3, "{writes:#?}");
-    assert_eq!(writes[0].method, "GET");
-    assert_eq!(writes[1].method, "PATCH");
+    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert_eq!(writes[0].method, "PATCH");
     assert!(
-        writes[1]
+        writes[0]
             .query
             .contains("fieldManager=baseplate-replicas-handover")
     );
-    assert_eq!(writes[1].body["spec"], json!({"replicas": 5}));
+    assert_eq!(writes[0].body["spec"], json!({"replicas": 5}));
     assert!(
-        writes[2].query.split('&').any(|p| p == "fieldManager=baseplate"),
+        writes[1]
+            .query
+            .split('&')
+            .any(|p| p == "fieldManager=baseplate"),
         "{}",
-        writes[2].query
+        writes[1].query
     );
-    assert!(writes[2].body["spec"].get("replicas").is_none());
+    assert!(writes[1].body["spec"].get("replicas").is_none());
 }
 
 #[tokio::test]

@@ -7,13 +7,13 @@
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use baseplate_crd::{App, Children, labels};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -38,7 +38,8 @@ pub struct Report {
     pub conflicts: Vec<String>,
     /// Children the API server refused for a reason retrying will not fix.
     pub refused: Vec<String>,
-    /// The Deployment as the API server returned it, with its status.
+    /// The Deployment with its status: as the API server answered the apply, or as cached
+    /// when nothing had to be applied.
     pub deployment: Option<Deployment>,
 }
 
@@ -58,13 +59,14 @@ pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Repor
     } = children;
     let stores = &ctx.children;
     let mut report = Report::default();
-    if switching_to_autoscaling(ctx, app, children) {
-        hand_over_replicas(ctx, app).await?;
+    if let Some(replicas) = replicas_to_hand_over(ctx, app, children) {
+        hand_over_replicas(ctx, app, replicas).await?;
     }
     sync_one(ctx, app, Some(config_map), &stores.config_maps, &mut report).await?;
     sync_one(ctx, app, Some(secret), &stores.secrets, &mut report).await?;
+    let applied = sync_one(ctx, app, Some(deployment), &stores.deployments, &mut report).await?;
     report.deployment =
-        sync_one(ctx, app, Some(deployment), &stores.deployments, &mut report).await?;
+        applied.or_else(|| cached(&stores.deployments, app).map(|d| d.as_ref().clone()));
     sync_one(ctx, app, service.as_ref(), &stores.services, &mut report).await?;
     sync_one(
         ctx,
@@ -86,46 +88,33 @@ pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Repor
     Ok(report)
 }
 
-/// The App now wants an autoscaler it did not have, and its Deployment already runs with a
-/// replica count Baseplate set.
-fn switching_to_autoscaling(ctx: &Context, app: &App, children: &Children) -> bool {
-    let (name, namespace) = (app.name_any(), app.namespace().unwrap_or_default());
-    let deployment_runs = ctx
-        .children
-        .deployments
-        .get(&ObjectRef::new(&name).within(&namespace))
-        .is_some_and(|d| owned_by(&d.metadata, app));
-    let had_autoscaler = ctx
-        .children
-        .horizontal_pod_autoscalers
-        .get(&ObjectRef::new(&name).within(&namespace))
-        .is_some();
-    children.horizontal_pod_autoscaler.is_some()
+/// The cached child of this App in `store` (every child has the App's name).
+fn cached<S: Resource<DynamicType = ()> + Clone>(store: &Store<S>, app: &App) -> Option<Arc<S>> {
+    store.get(&ObjectRef::new(&app.name_any()).within(&app.namespace().unwrap_or_default()))
+}
+
+/// The running replica count, when the App now wants an autoscaler it did not have and its
+/// Deployment already runs with a count Baseplate set.
+fn replicas_to_hand_over(ctx: &Context, app: &App, children: &Children) -> Option<i32> {
+    let wants_autoscaler = children.horizontal_pod_autoscaler.is_some()
         && children
             .deployment
             .spec
             .as_ref()
-            .is_some_and(|s| s.replicas.is_none())
-        && deployment_runs
-        && !had_autoscaler
+            .is_some_and(|s| s.replicas.is_none());
+    let had_autoscaler = cached(&ctx.children.horizontal_pod_autoscalers, app).is_some();
+    let running = cached(&ctx.children.deployments, app).filter(|d| owned_by(&d.metadata, app))?;
+    (wants_autoscaler && !had_autoscaler).then(|| running.spec.as_ref()?.replicas)?
 }
 
 /// Server-side apply removes a field its only manager stops sending, and a Deployment without
 /// `spec.replicas` runs one pod: dropping `replicas` for the autoscaler would shrink the App
 /// to a single replica until the HPA acts. So the current count is first handed to a separate
 /// field manager, which keeps it until the HPA takes the field over.
-async fn hand_over_replicas(ctx: &Context, app: &App) -> Result<(), Error> {
+async fn hand_over_replicas(ctx: &Context, app: &App, replicas: i32) -> Result<(), Error> {
     let name = app.name_any();
     let api: Api<Deployment> =
         Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
-    let label = format!("Deployment/{name}");
-    let current = api.get(&name).await.map_err(|source| Error::Read {
-        what: label.clone(),
-        source,
-    })?;
-    let Some(replicas) = current.spec.and_then(|s| s.replicas) else {
-        return Ok(());
-    };
     let handover = serde_json::json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -139,18 +128,19 @@ async fn hand_over_replicas(ctx: &Context, app: &App) -> Result<(), Error> {
     )
     .await
     .map_err(|source| Error::Apply {
-        child: label,
+        child: format!("Deployment/{name}"),
         source,
     })?;
     Ok(())
 }
 
 /// Applies `desired` when it is `Some`, prunes the App's object of this kind when it is `None`.
-async fn sync_one<K>(
+/// `S` is what the cache holds for `K`: its metadata only, or a slimmed copy.
+async fn sync_one<K, S>(
     ctx: &Context,
     app: &App,
     desired: Option<&K>,
-    store: &Store<PartialObjectMeta<K>>,
+    store: &Store<S>,
     report: &mut Report,
 ) -> Result<Option<K>, Error>
 where
@@ -159,35 +149,30 @@ where
         + Debug
         + Serialize
         + DeserializeOwned,
+    S: Resource<DynamicType = ()> + Clone,
 {
     let namespace = app.namespace().unwrap_or_default();
-    let name = app.name_any();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    let label = format!("{}/{name}", K::kind(&()));
-    let cached = store.get(&ObjectRef::new(&name).within(&namespace));
+    let label = format!("{}/{}", K::kind(&()), app.name_any());
+    let key = child_key(&namespace, &label);
+    let cached = cached(store, app).map(|c| c.meta().clone());
     match desired {
         Some(desired) => {
-            apply(
-                ctx,
-                app,
-                &api,
-                desired,
-                cached.map(|c| c.metadata.clone()),
-                label,
-                report,
-            )
-            .await
+            let digest = digest(desired);
+            if let Some(meta) = &cached
+                && unchanged_since_last_apply(ctx, &key, digest, meta)
+            {
+                return Ok(None);
+            }
+            apply(ctx, app, &api, desired, digest, cached, label, report).await
         }
         None => {
             if let Some(existing) = cached
-                && owned_by(&existing.metadata, app)
-                && has_our_labels(&existing.metadata)
+                && owned_by(&existing, app)
+                && has_our_labels(&existing)
             {
-                prune(&api, &existing.metadata, &label).await?;
-                ctx.applied
-                    .lock()
-                    .expect("lock")
-                    .remove(&child_key(&namespace, &label));
+                prune(&api, &existing, &label).await?;
+                ctx.applied.lock().expect("lock").remove(&key);
                 report.pruned.push(label);
             }
             Ok(None)
@@ -195,11 +180,42 @@ where
     }
 }
 
+/// Nothing to apply: the same object as last time, and the cache shows nobody changed the
+/// child since (its spec generation, or its resourceVersion where it has no generation, and
+/// its labels, annotations and owners). Status updates by other controllers do not count,
+/// so a busy autoscaler or rollout costs no writes.
+fn unchanged_since_last_apply(ctx: &Context, key: &str, digest: u64, cached: &ObjectMeta) -> bool {
+    let applied = ctx.applied.lock().expect("lock");
+    applied.get(key).is_some_and(|last| {
+        last.desired_digest == digest
+            && last.fingerprint == fingerprint(cached)
+            && match (last.generation, cached.generation) {
+                (Some(then), Some(now)) => then == now,
+                _ => {
+                    last.resource_version.is_some()
+                        && last.resource_version == cached.resource_version
+                }
+            }
+    })
+}
+
+/// What in a child's metadata Baseplate sets or relies on.
+fn fingerprint(meta: &ObjectMeta) -> u64 {
+    digest(&(
+        &meta.labels,
+        &meta.annotations,
+        &meta.owner_references,
+        &meta.deletion_timestamp,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn apply<K>(
     ctx: &Context,
     app: &App,
     api: &Api<K>,
     desired: &K,
+    digest: u64,
     cached: Option<ObjectMeta>,
     label: String,
     report: &mut Report,
@@ -229,7 +245,6 @@ where
     }
 
     let key = child_key(&app.namespace().unwrap_or_default(), &label);
-    let digest = digest(desired);
     let params = PatchParams::apply(MANAGER).force();
     let applied = match api.patch(&name, &params, &Patch::Apply(desired)).await {
         Ok(applied) => applied,
@@ -247,18 +262,21 @@ where
         }
     };
 
+    let answered = applied.meta();
     let previous = ctx.applied.lock().expect("lock").insert(
         key,
         AppliedChild {
             desired_digest: digest,
-            resource_version: applied.meta().resource_version.clone(),
+            resource_version: answered.resource_version.clone(),
+            generation: answered.generation,
+            fingerprint: fingerprint(answered),
         },
     );
     let known_versions = [
         existing.as_ref().and_then(|m| m.resource_version.clone()),
         previous.as_ref().and_then(|p| p.resource_version.clone()),
     ];
-    let changed = !known_versions.contains(&applied.meta().resource_version);
+    let changed = !known_versions.contains(&answered.resource_version);
     if existing.is_none() {
         report.created.push(label);
     } else if changed {

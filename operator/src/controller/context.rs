@@ -24,7 +24,8 @@ use crate::metrics::Metrics;
 pub struct ChildStores {
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
-    pub deployments: Store<PartialObjectMeta<Deployment>>,
+    /// Deployments without their pod template: metadata, replicas and rollout status.
+    pub deployments: Store<Deployment>,
     pub services: Store<PartialObjectMeta<Service>>,
     pub horizontal_pod_autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
     pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
@@ -32,11 +33,15 @@ pub struct ChildStores {
 }
 
 /// What Baseplate last applied to one child: the digest of the desired object and the
-/// resourceVersion the API server answered with. Tells drift from an App change.
+/// object the API server answered with. Tells drift from an App change, and lets a reconcile
+/// skip applies the cache shows are unneeded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedChild {
     pub desired_digest: u64,
     pub resource_version: Option<String>,
+    pub generation: Option<i64>,
+    /// Labels, annotations and owners as the apply left them.
+    pub fingerprint: u64,
 }
 
 #[derive(Clone, Debug)]

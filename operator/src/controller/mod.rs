@@ -135,6 +135,31 @@ where
     (store, stream)
 }
 
+/// Deployments are cached with their status (for the App's status) but without the pod
+/// template, which is most of their size and never read from the cache.
+fn deployment_reflector(
+    client: &Client,
+) -> (
+    Store<Deployment>,
+    impl Stream<Item = Result<Deployment, watcher::Error>> + Send + 'static,
+) {
+    let api: Api<Deployment> = Api::all(client.clone());
+    let config =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config).default_backoff().modify(|deployment| {
+            deployment.metadata.managed_fields = None;
+            if let Some(spec) = deployment.spec.as_mut() {
+                spec.template = Default::default();
+            }
+        }),
+    )
+    .touched_objects();
+    (store, stream)
+}
+
 async fn run_controller(
     client: Client,
     args: &RunArgs,
@@ -143,7 +168,7 @@ async fn run_controller(
 ) -> anyhow::Result<()> {
     let (config_maps, config_map_events) = child_reflector::<ConfigMap>(&client);
     let (secrets, secret_events) = child_reflector::<Secret>(&client);
-    let (deployments, deployment_events) = child_reflector::<Deployment>(&client);
+    let (deployments, deployment_events) = deployment_reflector(&client);
     let (services, service_events) = child_reflector::<Service>(&client);
     let (hpas, hpa_events) = child_reflector::<HorizontalPodAutoscaler>(&client);
     let (pdbs, pdb_events) = child_reflector::<PodDisruptionBudget>(&client);
