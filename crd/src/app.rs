@@ -96,6 +96,10 @@ macro_rules! probe_port_message {
     validation = Rule::new("!has(self.ingress) || !has(self.ingress.port) || (has(self.ports) && self.ports.exists(p, p.name == self.ingress.port))")
         .message("spec.ingress.port must name one of spec.ports")
         .field_path(".ingress.port"),
+    // spec.env and config.files share the ConfigMap's keys: the file would replace the variable.
+    validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
+        .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
+        .field_path(".env"),
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSpec {
@@ -379,12 +383,16 @@ pub struct Secrets {
     /// Keys whose value Baseplate generates once (32 random characters) and keeps for the App's life.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$') && self.exists_one(j, j == k))", "secrets.generate keys must be unique environment variable names"))]
-    #[schemars(length(max = 64))]
+    // The API server prices a rule by its inputs' bounds; an unbounded string counts as 3 MiB,
+    // which puts the rules over these keys above the cost budget and fails the CRD's install.
+    #[schemars(length(max = 64), inner(length(max = 253)))]
     pub generate: Vec<String>,
     /// Keys whose value people or tools put into the App's Secret. Baseplate never writes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(validation = ("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$') && self.exists_one(j, j == k))", "secrets.supplied keys must be unique environment variable names"))]
-    #[schemars(length(max = 64))]
+    // The API server prices a rule by its inputs' bounds; an unbounded string counts as 3 MiB,
+    // which puts the rules over these keys above the cost budget and fails the CRD's install.
+    #[schemars(length(max = 64), inner(length(max = 253)))]
     pub supplied: Vec<String>,
 }
 
@@ -416,7 +424,7 @@ pub struct IngressSpec {
     /// URL path prefixes routed to the App. Default `/`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(validation = ("self.all(p, p.startsWith('/'))", "ingress paths must start with '/'"))]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), inner(length(max = 1024)))]
     pub paths: Vec<String>,
     /// Name of the port to route to. Default: the first port.
     #[serde(default, skip_serializing_if = "Option::is_none")]

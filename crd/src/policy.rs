@@ -88,12 +88,18 @@ pub fn fully_qualified(image: &str) -> String {
     let first = image.split('/').next().unwrap_or_default();
     let has_registry =
         image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_registry {
-        image.to_string()
-    } else if image.contains('/') {
-        format!("docker.io/{image}")
-    } else {
-        format!("docker.io/library/{image}")
+    let (registry, path) = match image.split_once('/') {
+        Some((registry, path)) if has_registry => (registry, path),
+        _ => ("docker.io", image),
+    };
+    // Docker Hub has two host names and keeps its official images under library/, however the
+    // name is written: `docker.io/nginx` is `docker.io/library/nginx`.
+    match registry {
+        "docker.io" | "index.docker.io" if !path.contains('/') => {
+            format!("docker.io/library/{path}")
+        }
+        "docker.io" | "index.docker.io" => format!("docker.io/{path}"),
+        _ => image.to_string(),
     }
 }
 

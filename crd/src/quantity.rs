@@ -6,10 +6,10 @@
 //! input.
 
 /// CEL rule attached to every CPU field.
-pub const CPU_RULE: &str = "isQuantity(self) && quantity(self).sign() > 0";
+pub const CPU_RULE: &str = "isQuantity(self) && sign(quantity(self)) > 0";
 pub const CPU_MESSAGE: &str = "must be a positive Kubernetes quantity such as 100m, 0.5 or 2";
 /// CEL rule attached to every memory field.
-pub const MEMORY_RULE: &str = "isQuantity(self) && quantity(self).sign() > 0";
+pub const MEMORY_RULE: &str = "isQuantity(self) && sign(quantity(self)) > 0";
 pub const MEMORY_MESSAGE: &str = "must be a positive Kubernetes quantity such as 128Mi or 1Gi";
 
 /// A quantity in thousandths of its base unit (millicores, millibytes), which represents every

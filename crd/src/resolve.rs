@@ -553,7 +553,13 @@ impl<'a> Resolver<'a> {
         // Admission checks the App's own port names, so this one is a Platform default that
         // does not fit this App. Probing the first port beats silently having no probe at all.
         let first = self.spec.ports.first().map(|p| p.name.clone());
-        self.record(key, &first, Source::Rule(format!("the default port {port:?} is not one of this App's ports; the first port")));
+        self.record(
+            key,
+            &first,
+            Source::Rule(format!(
+                "the default port {port:?} is not one of this App's ports; the first port"
+            )),
+        );
         first
     }
 
@@ -690,7 +696,9 @@ pub fn is_dns_subdomain(text: &str) -> bool {
     text.len() <= 253
         && text.split('.').all(|part| {
             !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !part.starts_with('-')
                 && !part.ends_with('-')
         })

@@ -1,0 +1,490 @@
+//! Invalid Apps and Platforms, each rejected with the offending field and a message that says
+//! what to do. Admission cases go through `manifest::parse` (strict fields + the CRDs' CEL
+//! rules, as `kubectl apply` would); guardrails and resolve-time rules go through `render`.
+
+mod common;
+
+use baseplate_crd::error::{ManifestError, PolicyViolation};
+use baseplate_crd::{FieldError, RenderError, manifest};
+use common::{app_with_spec, platform_with_spec, try_render};
+
+/// One admission case: the document's `spec` (or a whole document when it starts with
+/// `apiVersion`), the field the error must name and a fragment of its message.
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    yaml: &'static str,
+    field: &'static str,
+    message: &'static str,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    App,
+    Platform,
+}
+
+const fn app(
+    name: &'static str,
+    yaml: &'static str,
+    field: &'static str,
+    message: &'static str,
+) -> Case {
+    Case {
+        name,
+        kind: Kind::App,
+        yaml,
+        field,
+        message,
+    }
+}
+
+const fn platform(
+    name: &'static str,
+    yaml: &'static str,
+    field: &'static str,
+    message: &'static str,
+) -> Case {
+    Case {
+        name,
+        kind: Kind::Platform,
+        yaml,
+        field,
+        message,
+    }
+}
+
+const PORT: &str = "ports: [{name: http, containerPort: 8080}]";
+
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    // Strict fields: typos and wrong types are errors, never silently ignored.
+    app("typo imagee", "imagee: nginx:1.27", "spec.imagee", "unknown field `imagee`"),
+    app("typo replica", "image: nginx:1.27\nreplica: 3", "spec.replica", "unknown field `replica`"),
+    app("typo in a probe", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\nreadinessProbe: {paht: /ready}", "spec.readinessProbe.paht", "remove it or fix its spelling"),
+    app("missing image", "replicas: 2", "spec", "missing field `image`"),
+    app("replicas as a word", "image: nginx:1.27\nreplicas: three", "spec.replicas", "invalid type"),
+    app("ports as a map", "image: nginx:1.27\nports: {http: 80}", "spec.ports", "invalid type"),
+    app("unknown protocol", "image: nginx:1.27\nports: [{name: http, containerPort: 80, protocol: HTTP}]", "spec.ports[0].protocol", "unknown variant `HTTP`"),
+    // Values.
+    app("empty image", "image: ''", "spec.image", "non-empty image reference"),
+    app("image with a space", "image: 'nginx 1.27'", "spec.image", "without spaces"),
+    app("uppercase port name", "image: nginx:1.27\nports: [{name: HTTP, containerPort: 80}]", "spec.ports[0].name", "port name must be at most 15 lowercase"),
+    app("port name too long", "image: nginx:1.27\nports: [{name: very-long-port-name, containerPort: 80}]", "spec.ports[0].name", "port name must be"),
+    app("numeric port name", "image: nginx:1.27\nports: [{name: '8080', containerPort: 80}]", "spec.ports[0].name", "at least one letter"),
+    app("duplicate port names", "image: nginx:1.27\nports: [{name: http, containerPort: 80}, {name: http, containerPort: 81}]", "spec.ports", "port names must be unique"),
+    app("duplicate containerPort", "image: nginx:1.27\nports: [{name: http, containerPort: 80}, {name: alt, containerPort: 80}]", "spec.ports", "containerPort numbers must be unique"),
+    app("port above 65535", "image: nginx:1.27\nports: [{name: http, containerPort: 70000}]", "spec.ports[0].containerPort", "between 1 and 65535"),
+    app("port zero", "image: nginx:1.27\nports: [{name: http, containerPort: 0}]", "spec.ports[0].containerPort", "between 1 and 65535"),
+    app("negative replicas", "image: nginx:1.27\nreplicas: -1", "spec.replicas", "between 0 and 1000"),
+    app("replicas and autoscaling", "image: nginx:1.27\nreplicas: 3\nautoscaling: {maxReplicas: 5}", "spec.replicas", "set either spec.replicas"),
+    app("min above max replicas", "image: nginx:1.27\nautoscaling: {minReplicas: 5, maxReplicas: 3}", "spec.autoscaling.minReplicas", "must not exceed autoscaling.maxReplicas"),
+    app("cpu target 0", "image: nginx:1.27\nautoscaling: {targetCPUUtilizationPercentage: 0}", "spec.autoscaling.targetCPUUtilizationPercentage", "between 1 and 100"),
+    app("probe port that does not exist", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\nreadinessProbe: {port: admin}", "spec.readinessProbe", "must name one of this container's ports"),
+    app("liveness probe without ports", "image: nginx:1.27\nlivenessProbe: {path: /live}", "spec.livenessProbe", "a container with no ports needs one"),
+    app("startup probe port missing", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\nstartupProbe: {port: grpc}", "spec.startupProbe", "startupProbe.port must name"),
+    app("sidecar probe port missing", "image: nginx:1.27\nsidecars: [{name: proxy, image: envoy:1, readinessProbe: {port: admin}}]", "spec.sidecars[0].readinessProbe", "must name one of this container's ports"),
+    app("probe path without slash", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\nreadinessProbe: {path: healthz}", "spec.readinessProbe.path", "must start with '/'"),
+    app("env name starting with a digit", "image: nginx:1.27\nenv: {1FOO: bar}", "spec.env", "environment variable names"),
+    app("env name with a dash", "image: nginx:1.27\nenv: {MY-VAR: bar}", "spec.env", "environment variable names"),
+    app("env key also in config.env", "image: nginx:1.27\nenv: {MODE: a}\nconfig: {env: {MODE: b}}", "spec.env", "both spec.env and spec.config.env"),
+    app("env key also a config file", "image: nginx:1.27\nenv: {settings: a}\nconfig: {files: {settings: 'x = 1'}}", "spec.env", "spec.config.files"),
+    app("config.env key also a config file", "image: nginx:1.27\nconfig: {env: {app: a}, files: {app: b}}", "spec.config.files", "both as a config.env key and a config.files name"),
+    app("key generated and supplied", "image: nginx:1.27\nsecrets: {generate: [TOKEN], supplied: [TOKEN]}", "spec.secrets.supplied", "both secrets.generate and secrets.supplied"),
+    app("secret key also in env", "image: nginx:1.27\nenv: {TOKEN: plain}\nsecrets: {generate: [TOKEN]}", "spec.secrets", "a key in spec.env is also declared in spec.secrets"),
+    app("secret key also in config.env", "image: nginx:1.27\nconfig: {env: {TOKEN: plain}}\nsecrets: {supplied: [TOKEN]}", "spec.secrets", "spec.config.env is also declared in spec.secrets"),
+    app("duplicate generated key", "image: nginx:1.27\nsecrets: {generate: [TOKEN, TOKEN]}", "spec.secrets.generate", "must be unique"),
+    app("secret key not an env name", "image: nginx:1.27\nsecrets: {supplied: [api-key]}", "spec.secrets.supplied", "environment variable names"),
+    app("config file name with a slash", "image: nginx:1.27\nconfig: {files: {conf/app.yaml: x}}", "spec.config.files", "config file names"),
+    app("config file named ..", "image: nginx:1.27\nconfig: {files: {'..': x}}", "spec.config.files", "config file names"),
+    app("relative mountPath", "image: nginx:1.27\nconfig: {mountPath: etc/app}", "spec.config.mountPath", "absolute directory"),
+    app("mountPath over /tmp", "image: nginx:1.27\nconfig: {mountPath: /tmp}", "spec.config.mountPath", "other than / and /tmp"),
+    app("sidecar named app", "image: nginx:1.27\nsidecars: [{name: app, image: envoy:1}]", "spec.sidecars[0].name", "other than 'app'"),
+    app("sidecar name uppercase", "image: nginx:1.27\nsidecars: [{name: Proxy, image: envoy:1}]", "spec.sidecars[0].name", "DNS-1123 label"),
+    app("duplicate sidecar names", "image: nginx:1.27\nsidecars: [{name: proxy, image: envoy:1}, {name: proxy, image: envoy:2}]", "spec.sidecars", "sidecar names must be unique"),
+    app("sidecar without image", "image: nginx:1.27\nsidecars: [{name: proxy, image: ''}]", "spec.sidecars[0].image", "non-empty image reference"),
+    app("ingress without ports", "image: nginx:1.27\ningress: {host: shop.example.com}", "spec.ingress", "needs at least one entry in spec.ports"),
+    app("ingress port unknown", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\ningress: {port: grpc}", "spec.ingress.port", "must name one of spec.ports"),
+    app("ingress host uppercase", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\ningress: {host: Shop.Example.com}", "spec.ingress.host", "lowercase DNS name"),
+    app("ingress host with a scheme", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\ningress: {host: 'https://shop.example.com'}", "spec.ingress.host", "lowercase DNS name"),
+    app("ingress path without slash", "image: nginx:1.27\nports: [{name: http, containerPort: 80}]\ningress: {paths: [api]}", "spec.ingress.paths", "must start with '/'"),
+    app("bad cpu quantity", "image: nginx:1.27\nresources: {cpu: lots}", "spec.resources.cpu", "positive Kubernetes quantity"),
+    app("negative memory", "image: nginx:1.27\nresources: {memory: -1Gi}", "spec.resources.memory", "positive Kubernetes quantity"),
+    app("zero cpu limit", "image: nginx:1.27\nresources: {cpuLimit: '0'}", "spec.resources.cpuLimit", "positive Kubernetes quantity"),
+    app("memory in bytes with a typo", "image: nginx:1.27\nresources: {memoryLimit: 1GB}", "spec.resources.memoryLimit", "such as 128Mi or 1Gi"),
+    app("podLabels with app.kubernetes.io", "image: nginx:1.27\npodLabels: {app.kubernetes.io/name: other}", "spec.podLabels", "Baseplate owns them"),
+    app("podLabels with baseplate.dev", "image: nginx:1.27\npodLabels: {baseplate.dev/app: other}", "spec.podLabels", "Baseplate owns them"),
+    app("podAnnotations with baseplate.dev", "image: nginx:1.27\npodAnnotations: {baseplate.dev/config-hash: x}", "spec.podAnnotations", "Baseplate owns them"),
+    app("uppercase App name", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: MyApp}\nspec: {image: nginx:1.27}", "metadata.name", "DNS-1035 label"),
+    app("App name of 64 characters", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: a123456789012345678901234567890123456789012345678901234567890123}\nspec: {image: nginx:1.27}", "metadata.name", "at most 63 characters"),
+    app("App name starting with a digit", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: 1st-app}\nspec: {image: nginx:1.27}", "metadata.name", "starting with a letter"),
+    app("App name ending with a dash", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: app-}\nspec: {image: nginx:1.27}", "metadata.name", "DNS-1035 label"),
+    app("App name with a dot", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: my.app}\nspec: {image: nginx:1.27}", "metadata.name", "DNS-1035 label"),
+    // Platforms.
+    platform("typo in defaults", "default: {replicas: 2}", "spec.default", "unknown field `default`"),
+    platform("typo in limits", "limits: {maxReplica: 5}", "spec.limits.maxReplica", "unknown field `maxReplica`"),
+    platform("bad whenUnsatisfiable", "defaults: {topologySpread: {whenUnsatisfiable: Never}}", "spec.defaults.topologySpread.whenUnsatisfiable", "ScheduleAnyway or DoNotSchedule"),
+    platform("hostTemplate without {name}", "defaults: {ingress: {hostTemplate: '{namespace}.apps.example.com'}}", "spec.defaults.ingress.hostTemplate", "must contain {name}"),
+    platform("rollingUpdate both zero", "defaults: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}", "spec.defaults.rollingUpdate", "cannot both be zero"),
+    platform("rollingUpdate both zero percent", "defaults: {rollingUpdate: {maxSurge: 0%, maxUnavailable: '0'}}", "spec.defaults.rollingUpdate", "cannot both be zero"),
+    platform("labels with app.kubernetes.io", "defaults: {labels: {app.kubernetes.io/part-of: x}}", "spec.defaults.labels", "Baseplate owns them"),
+    platform("annotations with baseplate.dev", "defaults: {annotations: {baseplate.dev/app: x}}", "spec.defaults.annotations", "Baseplate owns them"),
+    platform("bad maxCpu", "limits: {maxCpu: four}", "spec.limits.maxCpu", "positive Kubernetes quantity"),
+    platform("bad default memory", "defaults: {resources: {memory: 128MB}}", "spec.defaults.resources.memory", "positive Kubernetes quantity"),
+    platform("priority out of range", "priority: 5000", "spec.priority", "between -1000 and 1000"),
+    platform("configMountPath /", "defaults: {configMountPath: /}", "spec.defaults.configMountPath", "other than / and /tmp"),
+    platform("progress deadline too short", "defaults: {progressDeadlineSeconds: 10}", "spec.defaults.progressDeadlineSeconds", "between 30 and 7200"),
+    platform("maxReplicas limit of 0", "limits: {maxReplicas: 0}", "spec.limits.maxReplicas", "at least 1"),
+    platform("default autoscaling min above max", "defaults: {autoscaling: {minReplicas: 9, maxReplicas: 3}}", "spec.defaults.autoscaling.minReplicas", "must not exceed"),
+];
+
+fn document(case: &Case) -> String {
+    if case.yaml.starts_with("apiVersion") {
+        return case.yaml.to_string();
+    }
+    let (kind, name) = match case.kind {
+        Kind::App => ("App", "web"),
+        Kind::Platform => ("Platform", "defaults"),
+    };
+    let spec: String = case.yaml.lines().map(|l| format!("  {l}\n")).collect();
+    format!(
+        "apiVersion: baseplate.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n{spec}"
+    )
+}
+
+fn field_errors(case: &Case) -> Result<Vec<FieldError>, String> {
+    let text = document(case);
+    match manifest::parse("test", &text) {
+        Ok(_) => Err(format!(
+            "{}: accepted, but should fail on {}\n{text}",
+            case.name, case.field
+        )),
+        Err(ManifestError::Invalid { errors, .. }) => Ok(errors),
+        Err(other) => Err(format!("{}: expected field errors, got {other}", case.name)),
+    }
+}
+
+#[test]
+fn at_least_60_invalid_manifests_are_covered() {
+    assert!(CASES.len() >= 60, "{}", CASES.len());
+    let mut names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), CASES.len(), "case names are unique");
+}
+
+#[test]
+fn every_invalid_manifest_is_rejected_with_its_field_and_the_fix() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        let errors = match field_errors(case) {
+            Ok(errors) => errors,
+            Err(failure) => {
+                failures.push(failure);
+                continue;
+            }
+        };
+        if !errors
+            .iter()
+            .any(|e| e.field == case.field && e.message.contains(case.message))
+        {
+            failures.push(format!(
+                "{}: expected {} with {:?}; got:\n{}",
+                case.name,
+                case.field,
+                case.message,
+                errors
+                    .iter()
+                    .map(|e| format!("    {e}\n"))
+                    .collect::<String>()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+/// The documents the cases build on are valid, so each case fails for what it adds.
+#[test]
+fn the_base_documents_are_valid() {
+    let app = app_with_spec("web", &format!("image: nginx:1.27\n{PORT}\n"));
+    assert!(baseplate_crd::admission::check_app(&app).is_empty());
+    let platform = platform_with_spec("defaults", "{}");
+    assert!(baseplate_crd::admission::check_platform(&platform).is_empty());
+}
+
+#[test]
+fn yaml_that_is_not_yaml_is_a_parse_error_with_the_source_name() {
+    let error = manifest::parse("broken.yaml", "spec: [unclosed").unwrap_err();
+    assert!(matches!(error, ManifestError::Parse { .. }), "{error}");
+    assert!(error.to_string().starts_with("broken.yaml: "), "{error}");
+}
+
+#[test]
+fn documents_of_another_kind_are_refused() {
+    let error = manifest::parse(
+        "d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, ManifestError::UnexpectedKind { index: 1, kind, .. } if kind == "apps/v1 Deployment"),
+        "{error}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through render(): rules that need the Platforms, and the guardrails.
+
+fn invalid_spec(app_spec: &str, platforms: &[&str]) -> Vec<FieldError> {
+    let app = app_with_spec("web", app_spec);
+    let platforms: Vec<_> = platforms
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| platform_with_spec(&format!("p{i}"), spec))
+        .collect();
+    match try_render(&app, &platforms) {
+        Err(RenderError::InvalidSpec(errors)) => errors,
+        other => panic!("expected InvalidSpec, got {other:?}"),
+    }
+}
+
+#[test]
+fn min_replicas_from_a_platform_above_the_apps_max_names_both_layers() {
+    let errors = invalid_spec(
+        "image: nginx:1.27\nautoscaling: {maxReplicas: 3}",
+        &["defaults: {autoscaling: {minReplicas: 5}}"],
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "spec.autoscaling");
+    assert!(
+        errors[0]
+            .message
+            .contains("minReplicas 5 (platform/p0) exceeds maxReplicas 3 (app)"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_host_template_that_gives_an_invalid_host_is_an_error() {
+    let errors = invalid_spec(
+        &format!("image: nginx:1.27\n{PORT}"),
+        &["defaults: {ingress: {hostTemplate: '{name}_{namespace}.example.com'}}"],
+    );
+    assert_eq!(errors[0].field, "spec.ingress.host");
+    assert!(
+        errors[0]
+            .message
+            .contains("\"web_default.example.com\", which is not a valid DNS name"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[0].message.contains("platform/p0"), "{}", errors[0]);
+}
+
+#[test]
+fn rolling_update_zero_across_two_platforms_is_an_error() {
+    let errors = invalid_spec(
+        &format!("image: nginx:1.27\n{PORT}"),
+        &[
+            "priority: 1\ndefaults: {rollingUpdate: {maxSurge: 0}}",
+            "priority: 2\ndefaults: {rollingUpdate: {maxUnavailable: 0%}}",
+        ],
+    );
+    assert_eq!(errors[0].field, "rollingUpdate");
+    assert!(
+        errors[0]
+            .message
+            .contains("maxSurge (platform/p0) and maxUnavailable (platform/p1) are both zero"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn an_app_without_a_namespace_cannot_be_resolved() {
+    let mut app = app_with_spec("web", "image: nginx:1.27");
+    app.metadata.namespace = None;
+    let error = baseplate_crd::render(&app, &common::select(&[]), &Default::default()).unwrap_err();
+    assert!(
+        matches!(&error, RenderError::InvalidSpec(e) if e[0].field == "metadata.namespace"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_generated_secret_without_a_value_is_reported_not_invented() {
+    let app = app_with_spec("web", "image: nginx:1.27\nsecrets: {generate: [TOKEN]}");
+    let error = baseplate_crd::render(&app, &common::select(&[]), &Default::default()).unwrap_err();
+    assert_eq!(error, RenderError::GeneratedSecretMissing("TOKEN".into()));
+}
+
+/// A guardrail case: the App's spec, the Platform's `limits`, and what each violation must name.
+struct Guardrail {
+    name: &'static str,
+    app: &'static str,
+    limits: &'static str,
+    violations: &'static [(&'static str, &'static str)],
+}
+
+#[rustfmt::skip]
+const GUARDRAILS: &[Guardrail] = &[
+    Guardrail { name: "autoscaling above maxReplicas", app: "image: nginx:1.27\nautoscaling: {maxReplicas: 20}", limits: "maxReplicas: 10", violations: &[("spec.autoscaling.maxReplicas", "is 20 but at most 10 replicas are allowed")] },
+    Guardrail { name: "built-in autoscaling above maxReplicas", app: "image: nginx:1.27", limits: "maxReplicas: 4", violations: &[("spec.autoscaling.maxReplicas", "is 10 but at most 4 replicas")] },
+    Guardrail { name: "fixed replicas above maxReplicas", app: "image: nginx:1.27\nreplicas: 12", limits: "maxReplicas: 10", violations: &[("spec.replicas", "is 12 but at most 10 replicas are allowed")] },
+    Guardrail { name: "image from another registry", app: "image: ghcr.io/acme/api:1.0", limits: "allowedRegistries: [registry.example.com/]", violations: &[("spec.image", "\"ghcr.io/acme/api:1.0\" is not from an allowed registry; use an image under one of: registry.example.com/")] },
+    Guardrail { name: "docker hub short name", app: "image: nginx:1.27", limits: "allowedRegistries: [registry.example.com/]", violations: &[("spec.image", "\"nginx:1.27\" is not from an allowed registry")] },
+    Guardrail { name: "docker hub user image", app: "image: someone/tool:1", limits: "allowedRegistries: [registry.example.com/, docker.io/library/]", violations: &[("spec.image", "\"someone/tool:1\" is not from an allowed registry")] },
+    Guardrail { name: "registry prefix look-alike", app: "image: registry.example.com.evil.io/api:1", limits: "allowedRegistries: [registry.example.com/]", violations: &[("spec.image", "not from an allowed registry")] },
+    Guardrail { name: "sidecar from another registry", app: "image: registry.example.com/api:1\nsidecars: [{name: proxy, image: envoyproxy/envoy:v1.31.0}]", limits: "allowedRegistries: [registry.example.com/]", violations: &[("spec.sidecars[proxy].image", "\"envoyproxy/envoy:v1.31.0\" is not from an allowed registry")] },
+    Guardrail { name: "missing resource requests", app: "image: nginx:1.27", limits: "requireResourceRequests: true", violations: &[("spec.resources.cpu", "must be set"), ("spec.resources.memory", "must be set")] },
+    Guardrail { name: "missing memory request", app: "image: nginx:1.27\nresources: {cpu: 100m}", limits: "requireResourceRequests: true", violations: &[("spec.resources.memory", "own memory request")] },
+    Guardrail { name: "sidecar without requests", app: "image: nginx:1.27\nresources: {cpu: 100m, memory: 128Mi}\nsidecars: [{name: proxy, image: envoy:1}]", limits: "requireResourceRequests: true", violations: &[("spec.sidecars[proxy].resources.cpu", "must be set"), ("spec.sidecars[proxy].resources.memory", "must be set")] },
+    Guardrail { name: "cpu above maxCpu", app: "image: nginx:1.27\nresources: {cpu: '8'}", limits: "maxCpu: '4'", violations: &[("spec.resources.cpu", "is 8 but at most 4 is allowed per container")] },
+    Guardrail { name: "cpu limit above maxCpu", app: "image: nginx:1.27\nresources: {cpuLimit: 4500m}", limits: "maxCpu: '4'", violations: &[("spec.resources.cpuLimit", "is 4500m but at most 4 is allowed")] },
+    Guardrail { name: "memory above maxMemory in other units", app: "image: nginx:1.27\nresources: {memory: 9000Mi}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memory", "is 9000Mi but at most 8Gi"), ("spec.resources.memoryLimit", "is 9000Mi but at most 8Gi")] },
+    Guardrail { name: "memory limit above maxMemory", app: "image: nginx:1.27\nresources: {memory: 1Gi, memoryLimit: 10G}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memoryLimit", "is 10G but at most 8Gi")] },
+    Guardrail { name: "sidecar memory above maxMemory", app: "image: nginx:1.27\nsidecars: [{name: cache, image: redis:7, resources: {memory: 16Gi}}]", limits: "maxMemory: 8Gi", violations: &[("spec.sidecars[cache].resources.memory", "is 16Gi"), ("spec.sidecars[cache].resources.memoryLimit", "is 16Gi")] },
+];
+
+fn violations(
+    app_spec: &str,
+    platforms: &[(&str, &str)],
+) -> Result<baseplate_crd::Children, Vec<PolicyViolation>> {
+    let app = app_with_spec("web", app_spec);
+    let platforms: Vec<_> = platforms
+        .iter()
+        .map(|(name, spec)| platform_with_spec(name, spec))
+        .collect();
+    match try_render(&app, &platforms) {
+        Ok(children) => Ok(children),
+        Err(RenderError::PolicyViolation(violations)) => Err(violations),
+        Err(other) => panic!("expected a policy violation, got {other}"),
+    }
+}
+
+#[test]
+fn every_guardrail_violation_names_the_field_the_limit_and_the_platform() {
+    assert!(GUARDRAILS.len() >= 15);
+    let mut failures = Vec::new();
+    for case in GUARDRAILS {
+        let limits: String = case.limits.lines().map(|l| format!("  {l}\n")).collect();
+        let Err(found) = violations(case.app, &[("guardrails", &format!("limits:\n{limits}"))])
+        else {
+            failures.push(format!(
+                "{}: rendered, but should have crossed a guardrail",
+                case.name
+            ));
+            continue;
+        };
+        if found.len() != case.violations.len() {
+            failures.push(format!(
+                "{}: expected {} violations, got {found:?}",
+                case.name,
+                case.violations.len()
+            ));
+        }
+        for (field, message) in case.violations {
+            let hit = found.iter().any(|v| {
+                v.field == *field && v.message.contains(message) && v.platform == "guardrails"
+            });
+            if !hit {
+                failures.push(format!(
+                    "{}: expected {field} with {message:?}; got {found:?}",
+                    case.name
+                ));
+            }
+        }
+        // What a user reads: field, limit and Platform in one line.
+        let text = RenderError::PolicyViolation(found.clone()).to_string();
+        assert!(
+            text.contains("(limit set by platform/guardrails)"),
+            "{text}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn values_within_the_guardrails_render() {
+    let within: &[(&str, &str)] = &[
+        (
+            "image: nginx:1.27\nautoscaling: {maxReplicas: 10}",
+            "maxReplicas: 10",
+        ),
+        ("image: nginx:1.27\nreplicas: 10", "maxReplicas: 10"),
+        (
+            "image: registry.example.com/team/api:1",
+            "allowedRegistries: [registry.example.com/]",
+        ),
+        (
+            "image: nginx:1.27",
+            "allowedRegistries: [docker.io/library/]",
+        ),
+        (
+            "image: docker.io/library/nginx:1.27",
+            "allowedRegistries: [docker.io/library/]",
+        ),
+        (
+            "image: docker.io/nginx:1.27",
+            "allowedRegistries: [docker.io/library/]",
+        ),
+        (
+            "image: index.docker.io/library/nginx:1.27",
+            "allowedRegistries: [docker.io/library/]",
+        ),
+        (
+            "image: someone/tool:1",
+            "allowedRegistries: [docker.io/someone/]",
+        ),
+        (
+            "image: localhost:5000/api:1",
+            "allowedRegistries: ['localhost:5000/']",
+        ),
+        (
+            "image: nginx:1.27\nresources: {cpu: 100m, memory: 128Mi}",
+            "requireResourceRequests: true",
+        ),
+        (
+            "image: nginx:1.27\nresources: {cpu: 4000m, memory: 8Gi}",
+            "maxCpu: '4'\nmaxMemory: 8Gi",
+        ),
+    ];
+    for (app, limits) in within {
+        let limits: String = limits.lines().map(|l| format!("  {l}\n")).collect();
+        if let Err(found) = violations(app, &[("guardrails", &format!("limits:\n{limits}"))]) {
+            panic!("{app} under {limits}: {found:?}");
+        }
+    }
+}
+
+#[test]
+fn every_matching_platforms_limits_hold_and_each_violation_names_its_own_platform() {
+    let found = violations(
+        "image: nginx:1.27\nreplicas: 8",
+        &[
+            ("team", "priority: 100\nlimits: {maxReplicas: 20}"),
+            (
+                "org",
+                "priority: 0\nlimits: {maxReplicas: 5, allowedRegistries: [registry.example.com/]}",
+            ),
+        ],
+    )
+    .unwrap_err();
+    let mut pairs: Vec<(&str, &str)> = found
+        .iter()
+        .map(|v| (v.field.as_str(), v.platform.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    assert_eq!(
+        pairs,
+        [("spec.image", "org"), ("spec.replicas", "org")],
+        "a higher priority does not lift a lower Platform's limit: {found:?}"
+    );
+}

@@ -1,0 +1,583 @@
+//! The cross-field rules and the layering: what Baseplate computes so users do not have to.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use baseplate_crd::resolve::{self, Settings, Source};
+use baseplate_crd::{App, Children, EffectivePlatform, Platform};
+use common::{
+    app_with_spec, assert_names_valid, assert_ports_exist, assert_selectors_agree, containers,
+    deployment_selector, is_dns_label, main_container, platform_with_spec, pod_labels, pod_spec,
+    probe_port, render, render_with, select,
+};
+use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+const WEB: &str = "image: registry.example.com/web:1.0
+ports:
+  - name: http
+    containerPort: 8080
+  - name: grpc
+    containerPort: 9090
+";
+
+fn web() -> App {
+    app_with_spec("web", WEB)
+}
+
+fn settings(app: &App, platforms: &[Platform]) -> Settings {
+    resolve::resolve(app, &select(platforms)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn source(settings: &Settings, key: &str) -> Source {
+    settings
+        .provenance
+        .get(key)
+        .unwrap_or_else(|| panic!("no provenance for {key}"))
+        .source
+        .clone()
+}
+
+fn pre_stop_seconds(container: &Container) -> i64 {
+    container
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|p| p.sleep.as_ref())
+        .expect("a preStop sleep")
+        .seconds
+}
+
+fn grace(children: &Children) -> i64 {
+    pod_spec(children).termination_grace_period_seconds.unwrap()
+}
+
+fn replicas(children: &Children) -> Option<i32> {
+    children.deployment.spec.as_ref().unwrap().replicas
+}
+
+#[test]
+fn grace_period_is_raised_to_pre_stop_plus_20_when_a_platform_sets_it_lower() {
+    let platform = platform_with_spec(
+        "slow-lb",
+        "defaults:\n  preStopSleepSeconds: 40\n  terminationGracePeriodSeconds: 30\n",
+    );
+    let children = render_with(&web(), std::slice::from_ref(&platform));
+    assert_eq!(pre_stop_seconds(main_container(&children)), 40);
+    assert_eq!(grace(&children), 60);
+    let resolved = settings(&web(), &[platform]);
+    assert!(
+        matches!(source(&resolved, "terminationGracePeriodSeconds"), Source::Rule(r) if r.contains("preStopSleepSeconds + 20"))
+    );
+
+    // A grace period above the floor is kept as the Platform set it.
+    let generous = platform_with_spec(
+        "generous",
+        "defaults:\n  preStopSleepSeconds: 40\n  terminationGracePeriodSeconds: 120\n",
+    );
+    assert_eq!(
+        grace(&render_with(&web(), std::slice::from_ref(&generous))),
+        120
+    );
+    assert_eq!(
+        source(
+            &settings(&web(), &[generous]),
+            "terminationGracePeriodSeconds"
+        ),
+        Source::Platform("generous".into())
+    );
+}
+
+#[test]
+fn higher_priority_platforms_win_and_lower_ones_fill_the_gaps() {
+    let low = platform_with_spec(
+        "low",
+        "priority: 10\ndefaults:\n  minReadySeconds: 10\n  revisionHistoryLimit: 3\n",
+    );
+    let high = platform_with_spec("high", "priority: 50\ndefaults:\n  minReadySeconds: 20\n");
+    for order in [[low.clone(), high.clone()], [high.clone(), low.clone()]] {
+        let resolved = settings(&web(), &order);
+        assert_eq!(resolved.platforms, ["low", "high"], "lowest priority first");
+        assert_eq!(resolved.min_ready_seconds, 20);
+        assert_eq!(
+            source(&resolved, "minReadySeconds"),
+            Source::Platform("high".into())
+        );
+        assert_eq!(resolved.revision_history_limit, 3);
+        assert_eq!(
+            source(&resolved, "revisionHistoryLimit"),
+            Source::Platform("low".into())
+        );
+        assert_eq!(
+            source(&resolved, "progressDeadlineSeconds"),
+            Source::BuiltIn
+        );
+        let deployment = render_with(&web(), &order).deployment.spec.unwrap();
+        assert_eq!(
+            (
+                deployment.min_ready_seconds,
+                deployment.revision_history_limit
+            ),
+            (Some(20), Some(3))
+        );
+    }
+}
+
+#[test]
+fn platforms_of_equal_priority_are_ordered_by_name() {
+    let alpha = platform_with_spec(
+        "alpha",
+        "priority: 5\ndefaults:\n  progressDeadlineSeconds: 100\n",
+    );
+    let beta = platform_with_spec(
+        "beta",
+        "priority: 5\ndefaults:\n  progressDeadlineSeconds: 200\n",
+    );
+    for order in [[alpha.clone(), beta.clone()], [beta.clone(), alpha.clone()]] {
+        let resolved = settings(&web(), &order);
+        assert_eq!(resolved.platforms, ["alpha", "beta"]);
+        assert_eq!(
+            resolved.progress_deadline_seconds, 200,
+            "the later name is the higher layer"
+        );
+        assert_eq!(
+            source(&resolved, "progressDeadlineSeconds"),
+            Source::Platform("beta".into())
+        );
+    }
+}
+
+#[test]
+fn a_platform_applies_only_to_namespaces_its_selector_matches() {
+    let production = platform_with_spec(
+        "production",
+        "namespaceSelector:\n  matchLabels:\n    env: prod\ndefaults:\n  minReadySeconds: 30\n",
+    );
+    let not_system = platform_with_spec(
+        "not-system",
+        "namespaceSelector:\n  matchExpressions:\n    - {key: tier, operator: NotIn, values: [system]}\n    - {key: team, operator: Exists}\n",
+    );
+    let everywhere = platform_with_spec("everywhere", "{}");
+    let all = [production, not_system, everywhere];
+    let names = |labels: &[(&str, &str)]| {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EffectivePlatform::select(&all, &labels).names()
+    };
+    assert_eq!(
+        names(&[("env", "prod"), ("team", "shop")]),
+        ["everywhere", "not-system", "production"]
+    );
+    assert_eq!(
+        names(&[("env", "dev"), ("team", "shop")]),
+        ["everywhere", "not-system"]
+    );
+    assert_eq!(
+        names(&[("env", "prod"), ("team", "infra"), ("tier", "system")]),
+        ["everywhere", "production"]
+    );
+    assert_eq!(names(&[]), ["everywhere"]);
+
+    let matched = EffectivePlatform::select(
+        &all,
+        &BTreeMap::from([("env".to_string(), "prod".to_string())]),
+    );
+    let children = baseplate_crd::render(&web(), &matched, &Default::default()).unwrap();
+    assert_eq!(
+        children.deployment.spec.unwrap().min_ready_seconds,
+        Some(30)
+    );
+    let unmatched = EffectivePlatform::select(
+        &all,
+        &BTreeMap::from([("env".to_string(), "dev".to_string())]),
+    );
+    let children = baseplate_crd::render(&web(), &unmatched, &Default::default()).unwrap();
+    assert_eq!(children.deployment.spec.unwrap().min_ready_seconds, Some(5));
+}
+
+#[test]
+fn a_platform_with_a_selector_that_cannot_be_parsed_matches_no_namespace() {
+    let broken = platform_with_spec(
+        "broken",
+        "namespaceSelector:\n  matchExpressions:\n    - {key: env, operator: Bogus, values: [prod]}\ndefaults:\n  minReadySeconds: 99\n",
+    );
+    let labels = BTreeMap::from([("env".to_string(), "prod".to_string())]);
+    assert!(
+        EffectivePlatform::select(&[broken], &labels)
+            .layers
+            .is_empty()
+    );
+}
+
+#[test]
+fn app_fields_beat_every_platform() {
+    let platform = platform_with_spec(
+        "defaults",
+        "priority: 1000
+defaults:
+  resources: {cpu: '1', memory: 1Gi, cpuLimit: '2'}
+  readinessProbe: {path: /healthz, periodSeconds: 7}
+  autoscaling: {minReplicas: 4, maxReplicas: 8}
+  configMountPath: /config
+",
+    );
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}resources: {{cpu: 250m}}
+readinessProbe: {{path: /ready, port: grpc}}
+autoscaling: {{maxReplicas: 12}}
+config:
+  mountPath: /etc/web
+  files: {{app.conf: 'x = 1'}}
+"
+        ),
+    );
+    let children = render_with(&app, std::slice::from_ref(&platform));
+    let main = main_container(&children);
+    let resources = main.resources.as_ref().unwrap();
+    assert_eq!(
+        resources.requests.as_ref().unwrap()["cpu"],
+        Quantity("250m".into()),
+        "the App's own request"
+    );
+    assert_eq!(
+        resources.requests.as_ref().unwrap()["memory"],
+        Quantity("1Gi".into()),
+        "what the App left out"
+    );
+    assert_eq!(
+        resources.limits.as_ref().unwrap()["cpu"],
+        Quantity("2".into())
+    );
+    let readiness = main
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (readiness.path.as_deref(), &readiness.port),
+        (Some("/ready"), &IntOrString::String("grpc".into()))
+    );
+    assert_eq!(
+        main.readiness_probe.as_ref().unwrap().period_seconds,
+        Some(7),
+        "probes merge leaf by leaf"
+    );
+    let hpa = children
+        .horizontal_pod_autoscaler
+        .as_ref()
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap();
+    assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(4), 12));
+    assert!(
+        main.volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|m| m.mount_path == "/etc/web")
+    );
+
+    let resolved = settings(&app, &[platform]);
+    assert_eq!(source(&resolved, "resources.cpu"), Source::App);
+    assert_eq!(
+        source(&resolved, "resources.memory"),
+        Source::Platform("defaults".into())
+    );
+    assert_eq!(source(&resolved, "autoscaling.maxReplicas"), Source::App);
+    assert_eq!(
+        source(&resolved, "autoscaling.minReplicas"),
+        Source::Platform("defaults".into())
+    );
+    assert_eq!(source(&resolved, "configMountPath"), Source::App);
+}
+
+#[test]
+fn an_app_that_configures_autoscaling_gets_it_even_where_a_platform_turns_it_off() {
+    let fixed = platform_with_spec(
+        "fixed",
+        "defaults:\n  replicas: 3\n  autoscaling: {enabled: false}\n",
+    );
+    let plain = render_with(&web(), std::slice::from_ref(&fixed));
+    assert!(plain.horizontal_pod_autoscaler.is_none());
+    assert_eq!(replicas(&plain), Some(3), "the Platform's fixed size");
+
+    let app = app_with_spec("web", &format!("{WEB}autoscaling:\n  maxReplicas: 6\n"));
+    let children = render_with(&app, std::slice::from_ref(&fixed));
+    let hpa = children
+        .horizontal_pod_autoscaler
+        .as_ref()
+        .expect("the App asked for autoscaling")
+        .spec
+        .as_ref()
+        .unwrap();
+    assert_eq!(hpa.max_replicas, 6);
+    assert_eq!(replicas(&children), None);
+    assert_eq!(
+        source(&settings(&app, &[fixed]), "autoscaling.enabled"),
+        Source::App
+    );
+}
+
+#[test]
+fn fixed_replicas_turn_the_autoscaler_off_and_set_the_deployment_size() {
+    let app = app_with_spec("web", &format!("{WEB}replicas: 4\n"));
+    let children = render(&app);
+    assert!(children.horizontal_pod_autoscaler.is_none());
+    assert_eq!(replicas(&children), Some(4));
+    assert_eq!(
+        source(&settings(&app, &[]), "autoscaling.enabled"),
+        Source::App
+    );
+
+    // Switched off without a size: the Platform's (here the built-in) fixed size.
+    let off = render(&app_with_spec(
+        "web",
+        &format!("{WEB}autoscaling:\n  enabled: false\n"),
+    ));
+    assert!(off.horizontal_pod_autoscaler.is_none());
+    assert_eq!(replicas(&off), Some(2));
+
+    // A Platform that autoscales does not override the App's fixed size.
+    let scaling = platform_with_spec(
+        "scaling",
+        "defaults:\n  autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 9}\n",
+    );
+    let children = render_with(&app, &[scaling]);
+    assert!(children.horizontal_pod_autoscaler.is_none());
+    assert_eq!(replicas(&children), Some(4));
+}
+
+#[test]
+fn no_pdb_below_two_minimum_replicas() {
+    for spec in [
+        "replicas: 0",
+        "replicas: 1",
+        "autoscaling: {minReplicas: 1, maxReplicas: 5}",
+    ] {
+        let children = render(&app_with_spec("web", &format!("{WEB}{spec}\n")));
+        assert!(children.pod_disruption_budget.is_none(), "{spec}");
+    }
+    for spec in [
+        "replicas: 2",
+        "autoscaling: {minReplicas: 2}",
+        "autoscaling: {minReplicas: 3, maxReplicas: 5}",
+    ] {
+        let children = render(&app_with_spec("web", &format!("{WEB}{spec}\n")));
+        assert!(children.pod_disruption_budget.is_some(), "{spec}");
+    }
+    let off = platform_with_spec(
+        "no-pdb",
+        "defaults:\n  podDisruptionBudget: {enabled: false}\n",
+    );
+    assert!(render_with(&web(), &[off]).pod_disruption_budget.is_none());
+    let percent = platform_with_spec(
+        "pdb-25",
+        "defaults:\n  podDisruptionBudget: {maxUnavailable: 25%}\n",
+    );
+    let pdb = render_with(&web(), &[percent])
+        .pod_disruption_budget
+        .unwrap()
+        .spec
+        .unwrap();
+    assert_eq!(pdb.max_unavailable, Some(IntOrString::String("25%".into())));
+}
+
+#[test]
+fn the_hpa_scales_the_deployment() {
+    let children = render(&web());
+    let hpa = children.horizontal_pod_autoscaler.as_ref().unwrap();
+    let target = &hpa.spec.as_ref().unwrap().scale_target_ref;
+    assert_eq!(target.kind, "Deployment");
+    assert_eq!(target.api_version.as_deref(), Some("apps/v1"));
+    assert_eq!(
+        Some(&target.name),
+        children.deployment.metadata.name.as_ref()
+    );
+    assert_eq!(
+        hpa.metadata.namespace,
+        children.deployment.metadata.namespace
+    );
+}
+
+#[test]
+fn every_selector_is_the_deployment_selector_and_selects_the_pods() {
+    let platform = platform_with_spec("labels", "defaults:\n  labels: {cost-center: cc-42}\n");
+    let app = app_with_spec(
+        "web",
+        &format!("{WEB}podLabels: {{team: shop, tier: frontend}}\n"),
+    );
+    let children = render_with(&app, &[platform]);
+    assert!(children.pod_disruption_budget.is_some() && children.service.is_some());
+    assert_selectors_agree(&children);
+    let selector = deployment_selector(&children);
+    let pods = pod_labels(&children);
+    assert_eq!(pods.get("team").map(String::as_str), Some("shop"));
+    assert_eq!(pods.get("cost-center").map(String::as_str), Some("cc-42"));
+    assert!(
+        !selector.contains_key("team") && !selector.contains_key("cost-center"),
+        "extra labels never enter the selector"
+    );
+}
+
+#[test]
+fn the_service_probes_and_ingress_use_existing_port_names() {
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}readinessProbe: {{port: grpc}}
+livenessProbe: {{path: /live}}
+startupProbe: {{port: http, path: /started}}
+ingress: {{port: grpc}}
+sidecars:
+  - name: proxy
+    image: envoy:1
+    ports: [{{name: admin, containerPort: 15000}}]
+    readinessProbe: {{path: /ready}}
+    livenessProbe: {{port: admin}}
+"
+        ),
+    );
+    let children = render(&app);
+    assert_ports_exist(&children);
+    assert_eq!(
+        probe_port(main_container(&children).readiness_probe.as_ref().unwrap()),
+        "grpc"
+    );
+    assert_eq!(
+        probe_port(main_container(&children).liveness_probe.as_ref().unwrap()),
+        "http",
+        "the first port"
+    );
+}
+
+#[test]
+fn a_platform_probe_port_the_app_does_not_have_falls_back_to_the_first_port() {
+    let platform = platform_with_spec(
+        "probes",
+        "defaults:\n  readinessProbe: {port: http, path: /healthz}\n",
+    );
+    let has_it = render_with(&web(), std::slice::from_ref(&platform));
+    assert_eq!(
+        probe_port(main_container(&has_it).readiness_probe.as_ref().unwrap()),
+        "http"
+    );
+
+    let grpc_only = app_with_spec(
+        "api",
+        "image: api:1\nports: [{name: grpc, containerPort: 9090}]\n",
+    );
+    let children = render_with(&grpc_only, &[platform]);
+    let readiness = main_container(&children)
+        .readiness_probe
+        .as_ref()
+        .expect("still a readiness probe");
+    assert_eq!(probe_port(readiness), "grpc");
+    assert_eq!(
+        readiness.http_get.as_ref().and_then(|h| h.path.as_deref()),
+        Some("/healthz")
+    );
+    assert_ports_exist(&children);
+}
+
+#[test]
+fn names_are_dns_labels_even_at_63_characters() {
+    let name = format!("a{}", "b".repeat(62));
+    assert_eq!(name.len(), 63);
+    let tls = platform_with_spec(
+        "tls",
+        "defaults:\n  ingress:\n    tls: {enabled: true, clusterIssuer: letsencrypt}\n",
+    );
+    let app = app_with_spec(&name, WEB);
+    let children = render_with(&app, &[tls]);
+    assert_names_valid(&children);
+    let ingress = children.ingress.as_ref().unwrap().spec.as_ref().unwrap();
+    let host = ingress.rules.as_ref().unwrap()[0].host.clone().unwrap();
+    assert!(
+        host.split('.').all(is_dns_label) && host.len() <= 253,
+        "host {host:?}"
+    );
+    // A Secret name is a DNS-1123 subdomain: up to 253 characters, longer than a label.
+    let secret_name = ingress.tls.as_ref().unwrap()[0]
+        .secret_name
+        .clone()
+        .unwrap();
+    assert_eq!(secret_name, format!("{name}-tls"));
+}
+
+#[test]
+fn provenance_names_the_layer_that_set_each_value() {
+    let platform = platform_with_spec(
+        "team",
+        "defaults:\n  minReadySeconds: 15\n  resources: {memory: 256Mi}\n",
+    );
+    let app = app_with_spec("web", &format!("{WEB}resources: {{cpu: 300m}}\n"));
+    let resolved = settings(&app, &[platform]);
+    assert_eq!(
+        source(&resolved, "progressDeadlineSeconds"),
+        Source::BuiltIn
+    );
+    assert_eq!(
+        source(&resolved, "minReadySeconds"),
+        Source::Platform("team".into())
+    );
+    assert_eq!(resolved.provenance["minReadySeconds"].value, "15");
+    assert_eq!(source(&resolved, "resources.cpu"), Source::App);
+    assert_eq!(resolved.provenance["resources.cpu"].value, "\"300m\"");
+    assert!(
+        matches!(source(&resolved, "resources.memoryLimit"), Source::Rule(r) if r.contains("memory request"))
+    );
+    assert_eq!(
+        resolved.provenance["resources.memoryLimit"].value,
+        "\"256Mi\""
+    );
+    assert_eq!(resolved.platforms, ["team"]);
+}
+
+#[test]
+fn a_minimum_pre_stop_limit_raises_the_pre_stop_sleep_and_the_grace_period_with_it() {
+    let short = platform_with_spec(
+        "short",
+        "priority: 100\ndefaults:\n  preStopSleepSeconds: 2\n",
+    );
+    let floor = platform_with_spec("floor", "limits:\n  minPreStopSleepSeconds: 20\n");
+    let lower_floor = platform_with_spec("lower-floor", "limits:\n  minPreStopSleepSeconds: 12\n");
+    let all = [short.clone(), floor, lower_floor];
+    let app = app_with_spec(
+        "web",
+        &format!("{WEB}sidecars: [{{name: proxy, image: envoy:1}}]\n"),
+    );
+    let children = render_with(&app, &all);
+    for container in containers(&children) {
+        assert_eq!(
+            pre_stop_seconds(container),
+            20,
+            "{}: the highest floor of all Platforms",
+            container.name
+        );
+    }
+    assert_eq!(grace(&children), 40);
+    let resolved = settings(&app, &all);
+    assert!(
+        matches!(source(&resolved, "preStopSleepSeconds"), Source::Rule(r) if r.contains("platform/floor"))
+    );
+
+    // Already above the floor: untouched.
+    let long = platform_with_spec("long", "defaults:\n  preStopSleepSeconds: 30\n");
+    let floor = platform_with_spec("floor", "limits:\n  minPreStopSleepSeconds: 20\n");
+    let children = render_with(&app, &[long, floor]);
+    assert_eq!(pre_stop_seconds(main_container(&children)), 30);
+
+    // No floor: the short sleep stands, and the built-in grace period already covers it.
+    let children = render_with(&app, &[short]);
+    assert_eq!(pre_stop_seconds(main_container(&children)), 2);
+    assert_eq!(grace(&children), 30);
+}
