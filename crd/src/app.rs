@@ -180,7 +180,11 @@ pub struct AppSpec {
 
     /// Extra labels for the pods (never for the selector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "podLabels may not set app.kubernetes.io/* or baseplate.dev/* labels: Baseplate owns them"))]
+    #[x_kube(
+        validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "podLabels may not set app.kubernetes.io/* or baseplate.dev/* labels: Baseplate owns them"),
+    )]
+    // A pattern, not CEL: a regex over every value of a map is beyond the API server's CEL cost budget.
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": crate::labels::VALUE_PATTERN}))]
     pub pod_labels: BTreeMap<String, String>,
 
     /// Extra annotations for the pods.

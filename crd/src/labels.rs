@@ -10,6 +10,8 @@ pub const MANAGER: &str = "baseplate";
 pub const APP: &str = "baseplate.dev/app";
 pub const CONFIG_HASH: &str = "baseplate.dev/config-hash";
 pub const SECRET_HASH: &str = "baseplate.dev/secret-hash";
+/// What Kubernetes accepts as a label value (at most 63 characters besides).
+pub const VALUE_PATTERN: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 pub const CERT_MANAGER_ISSUER: &str = "cert-manager.io/cluster-issuer";
 
 /// The pod selector. It never changes for an App's life, because a Deployment's selector is immutable.

@@ -100,7 +100,10 @@ pub struct PlatformDefaults {
     pub topology_spread: Option<TopologySpreadDefaults>,
     /// Extra labels on every child and pod. Layers add up; a higher layer wins on the same key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "labels may not set app.kubernetes.io/* or baseplate.dev/* keys: Baseplate owns them"))]
+    #[x_kube(
+        validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "labels may not set app.kubernetes.io/* or baseplate.dev/* keys: Baseplate owns them"),
+    )]
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": crate::labels::VALUE_PATTERN}))]
     pub labels: BTreeMap<String, String>,
     /// Extra annotations on every child and pod. Layers add up; a higher layer wins on the same key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
