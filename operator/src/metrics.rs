@@ -68,7 +68,7 @@ impl Default for Metrics {
         let leader = Gauge::default();
         registry.register(
             "reconciles",
-            "Reconciles by result (synced, invalid, error)",
+            "Reconciles by result (synced, conflict, invalid, error)",
             reconciles.clone(),
         );
         registry.register(
@@ -115,6 +115,7 @@ impl Metrics {
         self.duration.observe(elapsed.as_secs_f64());
         let result = match result {
             Ok(Outcome::Synced) => "synced",
+            Ok(Outcome::Conflict) => "conflict",
             Ok(Outcome::Invalid) => "invalid",
             Err(error) => {
                 self.errors

@@ -557,11 +557,7 @@ async fn a_missing_supplied_secret_is_reported_and_generated_values_are_kept() {
     let secret_path = child_paths("my-application")[1].clone();
     // The Secret exists with a value generated earlier; nobody has supplied API_TOKEN yet.
     let kept = Secret {
-        metadata: ObjectMeta {
-            name: Some("my-application".into()),
-            namespace: Some("shop".into()),
-            ..Default::default()
-        },
+        metadata: owned_meta::<Secret>("my-application", "1").metadata,
         data: Some(BTreeMap::from([(
             "SESSION_KEY".to_string(),
             k8s_openapi::ByteString(b"kept-from-before".to_vec()),
@@ -874,4 +870,43 @@ async fn an_app_with_an_autoscaler_already_needs_no_handover() {
     harness.children = Some(all_owned("my-application"));
     let (_, calls) = harness.run().await;
     assert!(!calls.iter().any(|c| c.query.contains("handover")));
+}
+
+#[tokio::test]
+async fn a_secret_someone_else_made_blocks_the_app_without_rolling_pods() {
+    let yaml =
+        format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n    supplied: [API_KEY]\n");
+    let mut harness = Harness::new(app(&yaml));
+    harness.children = Some(all_owned("my-application"));
+    let secret_path = child_paths("my-application")[1].clone();
+    // Created by hand before the App: no owner reference.
+    harness.cluster.objects.insert(
+        secret_path.clone(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-application", "namespace": "shop"}, "data": {"API_KEY": "eA=="}}),
+    );
+    let (result, calls) = harness.run().await;
+    assert_eq!(
+        result,
+        Ok(Action::requeue(Duration::from_secs(30))),
+        "checked again soon: its deletion is not watched"
+    );
+    let writes: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.method != "GET" && c.method != "POST")
+        .collect();
+    assert_eq!(writes.len(), 1, "only the status: {writes:#?}");
+    let status = written_status(&calls, "my-application");
+    let degraded = condition(&status, "Degraded");
+    assert_eq!(degraded.reason, "NameConflict");
+    assert!(
+        degraded.message.contains("Secret/my-application"),
+        "{}",
+        degraded.message
+    );
+    assert!(
+        !events(&calls)
+            .iter()
+            .any(|(reason, _)| reason.starts_with("Secret")),
+        "nothing was generated"
+    );
 }

@@ -46,7 +46,13 @@ pub struct Report {
 /// Applies what the App wants and prunes what it no longer wants, in dependency order:
 /// ConfigMap and Secret before the Deployment that reads them, the Deployment before what
 /// points at it.
-pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Report, Error> {
+/// `fresh_secret_values`: this reconcile generated secret values that exist nowhere else yet.
+pub async fn sync(
+    ctx: &Context,
+    app: &App,
+    children: &Children,
+    fresh_secret_values: bool,
+) -> Result<Report, Error> {
     // No `..`: a kind added to Children must be applied and pruned here to compile.
     let Children {
         config_map,
@@ -64,6 +70,17 @@ pub async fn sync(ctx: &Context, app: &App, children: &Children) -> Result<Repor
     }
     sync_one(ctx, app, Some(config_map), &stores.config_maps, &mut report).await?;
     sync_one(ctx, app, Some(secret), &stores.secrets, &mut report).await?;
+    let secret_label = format!("Secret/{}", app.name_any());
+    let secret_not_written = report.conflicts.contains(&secret_label)
+        || report
+            .refused
+            .iter()
+            .any(|r| r.starts_with(&format!("{secret_label}:")));
+    if fresh_secret_values && secret_not_written {
+        // The Deployment's secret hash would describe values that were never stored, and
+        // change on every reconcile: leave the workload as it runs until the Secret is written.
+        return Ok(report);
+    }
     let applied = sync_one(ctx, app, Some(deployment), &stores.deployments, &mut report).await?;
     report.deployment =
         applied.or_else(|| cached(&stores.deployments, app).map(|d| d.as_ref().clone()));

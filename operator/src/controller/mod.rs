@@ -249,15 +249,11 @@ async fn run_controller(
         let caches = children.clone();
         let (platforms, namespaces, apps) = (platforms.clone(), namespaces.clone(), apps.clone());
         tokio::spawn(async move {
-            let waited = future::join_all([
-                Box::pin(platforms.wait_until_ready())
-                    as std::pin::Pin<Box<dyn Future<Output = _> + Send>>,
-                Box::pin(namespaces.wait_until_ready()),
-                Box::pin(apps.wait_until_ready()),
-                Box::pin(caches.deployments.wait_until_ready()),
-            ])
-            .await;
-            if waited.iter().all(Result::is_ok) {
+            let filled = filled(&platforms).await
+                && filled(&namespaces).await
+                && filled(&apps).await
+                && filled(&caches.deployments).await;
+            if filled {
                 info!("caches are filled");
                 if let Some(ready) = ready {
                     ready.store(true, Ordering::Relaxed);
@@ -300,6 +296,23 @@ async fn run_controller(
     gauges.abort();
     readiness.abort();
     Ok(())
+}
+
+/// `Store::wait_until_ready` that cannot miss its wake-up. kube-runtime's ready signal wakes
+/// only the task that polled it last, and the Controller waits on the Apps store too, so a
+/// single wait here could sleep forever (and /readyz answer 503) once the Controller polled
+/// after it. Asking again every half second sees the signal whoever was woken.
+async fn filled<K>(store: &Store<K>) -> bool
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        let wait = tokio::time::timeout(Duration::from_millis(500), store.wait_until_ready());
+        if let Ok(result) = wait.await {
+            return result.is_ok();
+        }
+    }
 }
 
 /// Platform watch events as objects; a deleted Platform carries a deletion timestamp so its

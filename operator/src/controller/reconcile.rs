@@ -52,6 +52,7 @@ pub async fn reconcile(
             Ok(match outcome {
                 // Nothing to retry: the next change to the App or a Platform triggers a reconcile.
                 Outcome::Invalid => Action::await_change(),
+                Outcome::Conflict => Action::requeue(CONFLICT_RECHECK),
                 Outcome::Synced => Action::requeue(jittered(ctx.settings.resync, guard.as_ref())),
             })
         }
@@ -103,9 +104,15 @@ fn jittered(resync: Duration, guard: &DeserializeGuard<App>) -> Duration {
         })
 }
 
+/// Wait between checks while an object Baseplate does not own holds a child's name: its
+/// deletion is not watched (it carries none of Baseplate's labels).
+const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Synced,
+    /// Applied what could be, but a foreign object holds a child's name.
+    Conflict,
     Invalid,
 }
 
@@ -135,9 +142,15 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         Err(error) => return reject(app, ctx, error).await,
     };
 
-    let (secrets, generated) = secret_state(app, ctx).await?;
+    let Some((secrets, generated)) = secret_state(app, ctx).await? else {
+        let conflict = Degradation::NameConflict(format!(
+            "Secret/{name} already exists and is not owned by this App, so Baseplate applies nothing: the pods would read values it does not control. Baseplate creates the App's Secret itself; copy out any values you need, delete the Secret, and patch supplied values into the one Baseplate creates",
+            name = app.name_any()
+        ));
+        return block(app, ctx, conflict, Outcome::Conflict).await;
+    };
     let children = render::build(app, &settings, &secrets)?;
-    let report = children::sync(ctx, app, &children).await?;
+    let report = children::sync(ctx, app, &children, !generated.is_empty()).await?;
 
     let mut degradations = Vec::new();
     if !report.conflicts.is_empty() {
@@ -171,10 +184,14 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
             platforms: settings.platforms.clone(),
         }),
     };
-    write_status(app, ctx, &observed).await?;
-    publish_events(app, ctx, &report, &generated).await;
+    let status_changed = write_status(app, ctx, &observed).await?;
+    publish_events(app, ctx, &report, &generated, status_changed).await;
     ctx.metrics.record_writes(&report);
-    Ok(Outcome::Synced)
+    Ok(if report.conflicts.is_empty() {
+        Outcome::Synced
+    } else {
+        Outcome::Conflict
+    })
 }
 
 /// An App that cannot be rendered: its running children stay exactly as they are.
@@ -185,6 +202,16 @@ async fn reject(app: &App, ctx: &Context, error: RenderError) -> Result<Outcome,
         )),
         _ => Degradation::InvalidSpec(format!("{error}; the running children were left unchanged")),
     };
+    block(app, ctx, degradation, Outcome::Invalid).await
+}
+
+/// Applies nothing and says why in the status (and once in an event).
+async fn block(
+    app: &App,
+    ctx: &Context,
+    degradation: Degradation,
+    outcome: Outcome,
+) -> Result<Outcome, Error> {
     let reason = degradation.reason();
     let message = degradation.message().to_string();
     let observed = Observed {
@@ -193,23 +220,27 @@ async fn reject(app: &App, ctx: &Context, error: RenderError) -> Result<Outcome,
         rollout: None,
         rendered: None,
     };
-    let changed = write_status(app, ctx, &observed).await?;
-    if changed {
+    if write_status(app, ctx, &observed).await? {
         publish(ctx, app, EventType::Warning, reason, "Render", message).await;
     }
-    Ok(Outcome::Invalid)
+    Ok(outcome)
 }
 
 /// The App's Secret as it is, with values made for generated keys that have none. Reads the
 /// Secret only when the App declares keys, and generates only when the Secret truly lacks them.
-async fn secret_state(app: &App, ctx: &Context) -> Result<(SecretState, Vec<String>), Error> {
+/// `None` when a Secret of that name exists that this App does not own: values generated for
+/// it could never be stored, and pods would roll on every reconcile.
+async fn secret_state(
+    app: &App,
+    ctx: &Context,
+) -> Result<Option<(SecretState, Vec<String>)>, Error> {
     if app
         .spec
         .secrets
         .as_ref()
         .is_none_or(|s| s.generate.is_empty() && s.supplied.is_empty())
     {
-        return Ok((SecretState::default(), Vec::new()));
+        return Ok(Some((SecretState::default(), Vec::new())));
     }
     let api: Api<Secret> =
         Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
@@ -220,9 +251,14 @@ async fn secret_state(app: &App, ctx: &Context) -> Result<(SecretState, Vec<Stri
             what: format!("Secret/{}", app.name_any()),
             source,
         })?;
+    if let Some(secret) = &existing
+        && !children::owned_by(&secret.metadata, app)
+    {
+        return Ok(None);
+    }
     let mut state = SecretState::new(existing.and_then(|s| s.data).unwrap_or_default());
     let generated = state.generate_missing(&app.spec, ctx.generate_secret);
-    Ok((state, generated))
+    Ok(Some((state, generated)))
 }
 
 /// Writes the status if it changed; returns whether it did.
@@ -250,7 +286,13 @@ async fn write_status(app: &App, ctx: &Context, observed: &Observed) -> Result<b
     Ok(true)
 }
 
-async fn publish_events(app: &App, ctx: &Context, report: &Report, generated: &[String]) {
+async fn publish_events(
+    app: &App,
+    ctx: &Context,
+    report: &Report,
+    generated: &[String],
+    status_changed: bool,
+) {
     let lists = [
         (
             EventType::Normal,
@@ -296,7 +338,9 @@ async fn publish_events(app: &App, ctx: &Context, report: &Report, generated: &[
         ),
     ];
     for (type_, reason, action, verb, items) in lists {
-        if !items.is_empty() {
+        // A lasting problem is told once, when the status first reports it, not every reconcile.
+        let lasting = reason == "NameConflict" || reason == "ApplyFailed";
+        if !items.is_empty() && (status_changed || !lasting) {
             publish(
                 ctx,
                 app,
