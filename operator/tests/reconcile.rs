@@ -910,3 +910,57 @@ async fn a_secret_someone_else_made_blocks_the_app_without_rolling_pods() {
         "nothing was generated"
     );
 }
+
+#[tokio::test]
+async fn what_is_remembered_of_deleted_apps_is_dropped() {
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "shop");
+    let ctx = Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client,
+            Reporter {
+                controller: "baseplate".into(),
+                instance: None,
+            },
+        ),
+        metrics: Arc::new(Metrics::default()),
+        apps: store_of(vec![]),
+        platforms: store_of(vec![]),
+        namespaces: store_of(vec![]),
+        children: empty_children(),
+        settings: Settings {
+            resync: Duration::from_secs(600),
+        },
+        applied: Default::default(),
+        failures: Default::default(),
+        clock: fixed_time,
+        generate_secret: fixed_secret,
+    };
+    let remembered = baseplate_operator::controller::context::AppliedChild {
+        desired_digest: 1,
+        resource_version: Some("1".into()),
+        generation: None,
+        fingerprint: 0,
+    };
+    {
+        let mut applied = ctx.applied.lock().unwrap();
+        applied.insert("shop/Deployment/kept".into(), remembered.clone());
+        applied.insert("shop/Deployment/gone".into(), remembered.clone());
+        applied.insert("other/Deployment/kept".into(), remembered);
+        let mut failures = ctx.failures.lock().unwrap();
+        failures.insert(reflector::ObjectRef::new("gone").within("shop"), 3);
+        failures.insert(reflector::ObjectRef::new("kept").within("shop"), 1);
+    }
+    let mut kept = app(REFERENCE);
+    kept.metadata.name = Some("kept".into());
+    ctx.forget_apps_except(&[Arc::new(DeserializeGuard(Ok(kept)))]);
+    let applied = ctx.applied.lock().unwrap();
+    assert_eq!(
+        applied.keys().collect::<Vec<_>>(),
+        vec!["shop/Deployment/kept"]
+    );
+    let failures = ctx.failures.lock().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(failures.keys().all(|k| k.name == "kept"));
+}

@@ -1,6 +1,6 @@
 //! What every reconcile shares: the client, the caches, metrics and a little memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,10 +11,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::Client;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, ResourceExt};
 
 use crate::metrics::Metrics;
 
@@ -64,6 +64,29 @@ pub struct Context {
     pub failures: Mutex<HashMap<ObjectRef<DeserializeGuard<App>>, u32>>,
     pub clock: fn() -> Time,
     pub generate_secret: fn() -> String,
+}
+
+impl Context {
+    /// Drops what is remembered about Apps that no longer exist, so memory follows the
+    /// number of Apps rather than every App ever seen.
+    pub fn forget_apps_except(&self, apps: &[Arc<DeserializeGuard<App>>]) {
+        let live: HashSet<(String, String)> = apps
+            .iter()
+            .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
+            .collect();
+        // Keys are `namespace/Kind/name`, and every child has its App's name.
+        self.applied.lock().expect("lock").retain(|key, _| {
+            let mut parts = key.splitn(3, '/');
+            let (namespace, _kind, name) = (parts.next(), parts.next(), parts.next());
+            live.contains(&(
+                namespace.unwrap_or_default().to_string(),
+                name.unwrap_or_default().to_string(),
+            ))
+        });
+        self.failures.lock().expect("lock").retain(|app, _| {
+            live.contains(&(app.namespace.clone().unwrap_or_default(), app.name.clone()))
+        });
+    }
 }
 
 pub fn now() -> Time {

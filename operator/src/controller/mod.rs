@@ -236,15 +236,18 @@ async fn run_controller(
         generate_secret: crate::offline::random_secret_value,
     });
 
-    // Keep the Apps-by-condition gauge current from the cache.
-    let gauge_apps = apps.clone();
-    let gauge_metrics = metrics.clone();
-    let gauges = tokio::spawn(async move {
-        loop {
-            gauge_metrics.count_apps(&gauge_apps.state());
-            tokio::time::sleep(Duration::from_secs(15)).await;
-        }
-    });
+    // Keep the Apps-by-condition gauge current, and forget what was remembered of deleted Apps.
+    let housekeeping = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                let apps = ctx.apps.state();
+                ctx.metrics.count_apps(&apps);
+                ctx.forget_apps_except(&apps);
+                tokio::time::sleep(Duration::from_secs(15)).await;
+            }
+        })
+    };
     let readiness = {
         let caches = children.clone();
         let (platforms, namespaces, apps) = (platforms.clone(), namespaces.clone(), apps.clone());
@@ -293,7 +296,7 @@ async fn run_controller(
             future::ready(())
         })
         .await;
-    gauges.abort();
+    housekeeping.abort();
     readiness.abort();
     Ok(())
 }
