@@ -5,7 +5,7 @@ DOCKER ?= docker
 IMAGE ?= baseplate:latest
 APP ?= examples/my-application.yaml
 
-.PHONY: help render test lint fmt crds bench e2e run install uninstall image
+.PHONY: help render test lint fmt crds bench e2e load run install uninstall image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,11 +32,17 @@ bench: ## Criterion benchmarks of rendering
 e2e: ## End-to-end tests against the cluster in KUBECONFIG (Kubernetes 1.33+)
 	BASEPLATE_E2E=1 $(CARGO) test -p baseplate --test e2e -- --ignored --test-threads=1 --nocapture
 
+N ?= 1000
+load: ## Load harness against the cluster in KUBECONFIG: N Apps (default 1000), report in load-N.json
+	$(KUBECTL) apply --server-side -f deploy/crds.yaml
+	$(CARGO) build --release --locked -p baseplate --bins
+	$(CARGO) run --release --locked -p baseplate --bin baseplate-load -- --apps $(N) --output load-$(N).json $(LOAD_ARGS)
+
 run: ## Run the operator from this machine against the current kubeconfig context
 	$(CARGO) run -p baseplate -- run --leader-election=false --http-address 127.0.0.1:8080
 
 install: ## Install CRDs, RBAC and the operator Deployment into the current cluster
-	$(KUBECTL) apply -k deploy/
+	$(KUBECTL) apply --server-side -k deploy/
 
 # Not `delete -k deploy/`: that would delete the CRDs, hence every App and, through garbage
 # collection, every App's children in the cluster.
