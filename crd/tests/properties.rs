@@ -132,7 +132,12 @@ fn scaling() -> impl Strategy<Value = (Option<i32>, Option<Autoscaling>)> {
             prop::option::of(1..=100i32)
         )
             .prop_map(|(enabled, min, extra, target)| {
-                let max = extra.map(|e| min.unwrap_or(3) + e);
+                // An App that raises its minimum states its maximum too: a minimum above a
+                // Platform's maximum is an invalid App (a rules.rs case), not a valid one.
+                let max = match min {
+                    Some(min) => Some(min + extra.unwrap_or(0)),
+                    None => extra.map(|e| 3 + e),
+                };
                 (
                     None,
                     Some(Autoscaling {
