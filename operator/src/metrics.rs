@@ -116,6 +116,7 @@ impl Metrics {
         let result = match result {
             Ok(Outcome::Synced) => "synced",
             Ok(Outcome::Conflict) => "conflict",
+            Ok(Outcome::AwaitingCache) => "awaiting_cache",
             Ok(Outcome::Invalid) => "invalid",
             Err(error) => {
                 self.errors

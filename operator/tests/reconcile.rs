@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baseplate_crd::{App, AppStatus, Platform};
+use baseplate_operator::controller::children::{CACHE_LAG_ALLOWANCE, CREATE_ONLY_VERSION};
 use baseplate_operator::controller::context::{ChildStores, Context, Settings};
 use baseplate_operator::controller::reconcile::reconcile;
 use baseplate_operator::metrics::Metrics;
@@ -49,6 +50,8 @@ struct Cluster {
     applied_versions: BTreeMap<String, String>,
     /// Status to put into an applied Deployment.
     deployment_status: Option<Value>,
+    /// Objects that exist, but that GETs do not find yet (created a moment after the read).
+    unseen_by_reads: Vec<String>,
 }
 
 fn not_found() -> Response<Body> {
@@ -57,6 +60,24 @@ fn not_found() -> Response<Body> {
         .status(StatusCode::NOT_FOUND)
         .body(Body::from(serde_json::to_vec(&body).unwrap()))
         .unwrap()
+}
+
+fn conflict() -> Response<Body> {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Conflict", "code": 409, "message": "the object has been modified; please apply your changes to the latest version and try again"});
+    Response::builder()
+        .status(StatusCode::CONFLICT)
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap()
+}
+
+/// An apply that names a resourceVersion is refused when the object exists at another one;
+/// on a missing object the version is not checked (it is created).
+fn precondition_fails(path: &str, body: &Value, cluster: &Cluster) -> bool {
+    let wanted = &body["metadata"]["resourceVersion"];
+    match cluster.objects.get(path) {
+        Some(existing) => wanted.is_string() && *wanted != existing["metadata"]["resourceVersion"],
+        None => false,
+    }
 }
 
 fn ok(body: &Value) -> Response<Body> {
@@ -88,7 +109,9 @@ async fn serve(
         });
         let cluster = cluster.lock().unwrap().clone();
         let response = match method.as_str() {
+            "GET" if cluster.unseen_by_reads.contains(&path) => not_found(),
             "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
+            "PATCH" if precondition_fails(&path, &body, &cluster) => conflict(),
             "PATCH" => ok(&answer_apply(&path, body, &cluster)),
             "DELETE" => ok(
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
@@ -110,7 +133,18 @@ fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
         .unwrap_or_else(|| "1".into());
     object["metadata"]["resourceVersion"] = json!(version);
     object["metadata"]["uid"] = json!(format!("uid-{path}"));
-    object["metadata"]["generation"] = json!(1);
+    // Of the children, only these kinds have a spec generation.
+    if [
+        "/deployments/",
+        "/poddisruptionbudgets/",
+        "/ingresses/",
+        "/apps/",
+    ]
+    .iter()
+    .any(|kind| path.contains(kind))
+    {
+        object["metadata"]["generation"] = json!(1);
+    }
     if path.ends_with("/status") {
         // The API server answers with the whole App; the reconciler only needs it to parse.
         object["spec"] = json!({"image": "nginx:1.14"});
@@ -232,7 +266,7 @@ impl Harness {
             settings: Settings {
                 resync: Duration::from_secs(600),
             },
-            applied: Default::default(),
+            memory: Default::default(),
             failures: Default::default(),
             clock: fixed_time,
             generate_secret: fixed_secret,
@@ -274,14 +308,21 @@ fn owned_deployment(name: &str, version: &str, replicas: Option<i32>) -> Deploym
     }
 }
 
+/// A child of Baseplate's cached whole (without status), as Services and autoscalers are.
+fn owned_object<K: Resource<DynamicType = ()> + Default>(name: &str, version: &str) -> K {
+    let mut object = K::default();
+    *object.meta_mut() = owned_meta::<K>(name, version).metadata;
+    object
+}
+
 /// Every child of `name` cached as Baseplate's own, at resourceVersion "1".
 fn all_owned(name: &str) -> ChildStores {
     ChildStores {
         config_maps: store_of(vec![owned_meta(name, "1")]),
         secrets: store_of(vec![owned_meta(name, "1")]),
         deployments: store_of(vec![owned_deployment(name, "1", None)]),
-        services: store_of(vec![owned_meta(name, "1")]),
-        horizontal_pod_autoscalers: store_of(vec![owned_meta(name, "1")]),
+        services: store_of(vec![owned_object(name, "1")]),
+        horizontal_pod_autoscalers: store_of(vec![owned_object(name, "1")]),
         pod_disruption_budgets: store_of(vec![owned_meta(name, "1")]),
         ingresses: store_of(vec![owned_meta(name, "1")]),
     }
@@ -338,17 +379,37 @@ async fn first_apply_of_the_reference_app_creates_all_seven_children_in_order() 
     let (result, calls) = Harness::new(app(REFERENCE)).run().await;
     assert!(result.is_ok(), "{result:?}");
 
-    // Each child: looked at first (it is not in the cache), then applied; config before the workload.
-    let expected: Vec<(String, String)> = child_paths("my-application")
-        .into_iter()
-        .flat_map(|p| [("GET".to_string(), p.clone()), ("PATCH".to_string(), p)])
-        .collect();
-    let child_calls: Vec<(String, String)> = calls
+    // Nothing is looked up first: each child is applied once, as a create that cannot take
+    // over an existing object; Secret and ConfigMap before the workload, the workload before
+    // what points at it.
+    let child_calls: Vec<&Call> = calls
         .iter()
         .filter(|c| !c.path.ends_with("/status") && !c.path.ends_with("/events"))
-        .map(|c| (c.method.clone(), c.path.clone()))
         .collect();
-    assert_eq!(child_calls, expected);
+    assert!(
+        child_calls.iter().all(|c| c.method == "PATCH"),
+        "{child_calls:#?}"
+    );
+    let paths = child_paths("my-application");
+    let stage = |range: std::ops::Range<usize>| {
+        let mut wanted: Vec<String> = paths[range].to_vec();
+        wanted.sort();
+        wanted
+    };
+    let mut applied: Vec<String> = child_calls.iter().map(|c| c.path.clone()).collect();
+    assert_eq!(applied.len(), 7, "{applied:#?}");
+    applied[0..2].sort();
+    applied[3..7].sort();
+    assert_eq!(applied[0..2], stage(0..2));
+    assert_eq!(applied[2], paths[2]);
+    assert_eq!(applied[3..7], stage(3..7));
+    for call in &child_calls {
+        assert_eq!(
+            call.body["metadata"]["resourceVersion"], CREATE_ONLY_VERSION,
+            "{}",
+            call.path
+        );
+    }
 
     for call in calls
         .iter()
@@ -491,9 +552,14 @@ async fn a_child_owned_by_someone_else_is_never_touched() {
     );
     let (result, calls) = harness.run().await;
     assert!(result.is_ok());
+    // Created only if missing; refused, it is looked at and left alone.
     assert!(calls.iter().any(|c| c.is("GET", &service)));
     assert!(
-        !calls.iter().any(|c| c.path == service && c.method != "GET"),
+        calls
+            .iter()
+            .filter(|c| c.path == service && c.method != "GET")
+            .all(|c| c.method == "PATCH"
+                && c.body["metadata"]["resourceVersion"] == CREATE_ONLY_VERSION),
         "the foreign Service was written to"
     );
     let status = written_status(&calls, "my-application");
@@ -629,10 +695,9 @@ struct Watches {
     config_maps: reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>>,
     secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
     deployments: reflector::store::Writer<Deployment>,
-    services: reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::Service>>,
-    horizontal_pod_autoscalers: reflector::store::Writer<
-        PartialObjectMeta<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
-    >,
+    services: reflector::store::Writer<k8s_openapi::api::core::v1::Service>,
+    horizontal_pod_autoscalers:
+        reflector::store::Writer<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
     pod_disruption_budgets: reflector::store::Writer<
         PartialObjectMeta<k8s_openapi::api::policy::v1::PodDisruptionBudget>,
     >,
@@ -679,6 +744,11 @@ impl Watches {
             let meta: ObjectMeta = serde_json::from_value(object["metadata"].clone()).unwrap();
             watcher::Event::Apply(meta.into_response_partial())
         }
+        fn whole<K: serde::de::DeserializeOwned>(object: Value) -> watcher::Event<K> {
+            let mut object = object;
+            object["status"] = Value::Null;
+            watcher::Event::Apply(serde_json::from_value(object).unwrap())
+        }
         for call in calls
             .iter()
             .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
@@ -690,10 +760,10 @@ impl Watches {
                 "Deployment" => self.deployments.apply_watcher_event(&watcher::Event::Apply(
                     serde_json::from_value(object).unwrap(),
                 )),
-                "Service" => self.services.apply_watcher_event(&meta(&object)),
+                "Service" => self.services.apply_watcher_event(&whole(object)),
                 "HorizontalPodAutoscaler" => self
                     .horizontal_pod_autoscalers
-                    .apply_watcher_event(&meta(&object)),
+                    .apply_watcher_event(&whole(object)),
                 "PodDisruptionBudget" => self
                     .pod_disruption_budgets
                     .apply_watcher_event(&meta(&object)),
@@ -707,13 +777,27 @@ impl Watches {
 /// One reconciler, two reconciles of the reference App, the caches fed with what the first
 /// applied; `between` then changes the caches or the cluster. Returns the second's requests.
 async fn second_reconcile(between: impl FnOnce(&mut Watches, &mut Cluster)) -> Vec<Call> {
+    two_reconciles(REFERENCE, true, Duration::ZERO, between)
+        .await
+        .1
+}
+
+/// Two reconciles of the App in `yaml` by one reconciler; between them the caches are fed
+/// what the first applied when `watched` (else the watches run behind), `between` runs and
+/// `wait` passes. Returns what the second answered and requested.
+async fn two_reconciles(
+    yaml: &str,
+    watched: bool,
+    wait: Duration,
+    between: impl FnOnce(&mut Watches, &mut Cluster),
+) -> (Action, Vec<Call>) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "shop");
     let calls = Arc::new(Mutex::new(Vec::new()));
     let cluster = Arc::new(Mutex::new(Cluster::default()));
     let server = tokio::spawn(serve(handle, cluster.clone(), calls.clone()));
     let (children, mut watches) = watched_caches();
-    let mut settled = app(REFERENCE);
+    let mut settled = app(yaml);
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(
@@ -731,7 +815,7 @@ async fn second_reconcile(between: impl FnOnce(&mut Watches, &mut Cluster)) -> V
         settings: Settings {
             resync: Duration::from_secs(600),
         },
-        applied: Default::default(),
+        memory: Default::default(),
         failures: Default::default(),
         clock: fixed_time,
         generate_secret: fixed_secret,
@@ -745,14 +829,18 @@ async fn second_reconcile(between: impl FnOnce(&mut Watches, &mut Cluster)) -> V
         Some("Created")
     );
     settled.status = Some(written_status(&first, "my-application"));
-    watches.observe(&first, &cluster.lock().unwrap());
+    if watched {
+        watches.observe(&first, &cluster.lock().unwrap());
+    }
     between(&mut watches, &mut cluster.lock().unwrap());
-    reconcile(Arc::new(DeserializeGuard(Ok(settled))), ctx.clone())
+    tokio::time::sleep(wait).await;
+    let action = reconcile(Arc::new(DeserializeGuard(Ok(settled))), ctx.clone())
         .await
         .unwrap();
     drop(ctx);
     server.await.unwrap();
-    calls.lock().unwrap().clone()
+    let calls = calls.lock().unwrap().clone();
+    (action, calls)
 }
 
 /// The cached Deployment after the first reconcile, changed by `edit`.
@@ -775,6 +863,104 @@ fn edited_deployment(
 async fn a_reconcile_with_nothing_changed_since_the_last_one_makes_no_request() {
     let calls = second_reconcile(|_, _| {}).await;
     assert!(calls.is_empty(), "{calls:#?}");
+}
+
+#[tokio::test]
+async fn a_reconcile_before_the_watch_shows_the_last_applies_waits_instead_of_repeating_them() {
+    let (action, calls) = two_reconciles(REFERENCE, false, Duration::ZERO, |_, _| {}).await;
+    assert!(calls.is_empty(), "{calls:#?}");
+    assert_eq!(action, Action::requeue(CACHE_LAG_ALLOWANCE));
+}
+
+#[tokio::test]
+async fn the_secret_is_read_once_and_then_known_from_the_cache() {
+    let yaml =
+        format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n    supplied: [API_TOKEN]\n");
+    let (_, calls) = two_reconciles(&yaml, true, Duration::ZERO, |_, _| {}).await;
+    assert!(calls.is_empty(), "{calls:#?}");
+}
+
+#[tokio::test]
+async fn a_secret_changed_by_someone_is_read_again() {
+    let yaml = format!("{REFERENCE}  secrets:\n    supplied: [API_TOKEN]\n");
+    let secret_path = child_paths("my-application")[1].clone();
+    let (_, calls) = two_reconciles(&yaml, true, Duration::ZERO, |watches, cluster| {
+        // Someone supplies API_TOKEN: the Secret moves to version 2.
+        let mut supplied = Secret {
+            metadata: owned_meta::<Secret>("my-application", "2").metadata,
+            data: Some(BTreeMap::from([(
+                "API_TOKEN".to_string(),
+                k8s_openapi::ByteString(b"token".to_vec()),
+            )])),
+            ..Default::default()
+        };
+        cluster.objects.insert(
+            secret_path.clone(),
+            serde_json::to_value(&supplied).unwrap(),
+        );
+        supplied.data = None;
+        watches.secrets.apply_watcher_event(&watcher::Event::Apply(
+            supplied.metadata.into_response_partial(),
+        ));
+    })
+    .await;
+    assert!(
+        calls.iter().any(|c| c.is("GET", &secret_path)),
+        "{calls:#?}"
+    );
+    // The value now exists: the App no longer waits for it.
+    let status = written_status(&calls, "my-application");
+    assert_ne!(condition(&status, "Degraded").reason, "WaitingForSecret");
+}
+
+#[tokio::test]
+async fn a_new_app_with_generated_secrets_is_told_in_one_event() {
+    let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
+    let (result, calls) = Harness::new(app(&yaml)).run().await;
+    assert!(result.is_ok(), "{result:?}");
+    let events = events(&calls);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "Created");
+    assert!(
+        events[0].1.contains("Secret/my-application")
+            && events[0]
+                .1
+                .contains("generated values for secret keys SESSION_KEY"),
+        "{}",
+        events[0].1
+    );
+    assert!(!events[0].1.contains(&fixed_secret()));
+}
+
+#[tokio::test]
+async fn fresh_values_never_overwrite_a_secret_that_appeared_unseen() {
+    let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
+    let mut harness = Harness::new(app(&yaml));
+    let secret_path = child_paths("my-application")[1].clone();
+    // Created between the read (which found nothing) and the apply.
+    harness.cluster.unseen_by_reads.push(secret_path.clone());
+    harness.cluster.objects.insert(
+        secret_path.clone(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-application", "namespace": "shop", "resourceVersion": "4", "ownerReferences": [{"apiVersion": "baseplate.dev/v1alpha1", "kind": "App", "name": "my-application", "uid": APP_UID, "controller": true}]}, "data": {"SESSION_KEY": "b2xk"}}),
+    );
+    let (result, calls) = harness.run().await;
+    assert!(result.is_err(), "retried: {result:?}");
+    let secret_writes: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.is("PATCH", &secret_path))
+        .collect();
+    assert!(
+        secret_writes
+            .iter()
+            .all(|c| c.body["metadata"]["resourceVersion"] == CREATE_ONLY_VERSION),
+        "{secret_writes:#?}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.path == child_paths("my-application")[2]),
+        "the workload must not roll to values never stored"
+    );
 }
 
 #[tokio::test]
@@ -801,6 +987,60 @@ async fn a_status_only_change_of_a_child_costs_no_write() {
     // The App's status follows the rollout from the cache.
     let status = written_status(&calls, "my-application");
     assert_eq!(status.updated_replicas, Some(1));
+}
+
+fn cached_autoscaler(
+    watches: &Watches,
+) -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
+    watches
+        .horizontal_pod_autoscalers
+        .as_reader()
+        .get(&reflector::ObjectRef::new("my-application").within("shop"))
+        .unwrap()
+        .as_ref()
+        .clone()
+}
+
+#[tokio::test]
+async fn what_other_controllers_write_on_children_costs_no_write() {
+    let calls = second_reconcile(|watches, _| {
+        // The autoscaler's controller updates its status (no generation on this kind) ...
+        let mut hpa = cached_autoscaler(watches);
+        hpa.metadata.resource_version = Some("2".into());
+        watches
+            .horizontal_pod_autoscalers
+            .apply_watcher_event(&watcher::Event::Apply(hpa));
+        // ... and the Deployment controller records its revision in an annotation.
+        let event = edited_deployment(watches, |d| {
+            d.metadata.resource_version = Some("2".into());
+            d.metadata
+                .annotations
+                .get_or_insert_default()
+                .insert("deployment.kubernetes.io/revision".into(), "1".into());
+        });
+        watches.deployments.apply_watcher_event(&event);
+    })
+    .await;
+    assert!(calls.is_empty(), "{calls:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hand_edit_of_an_autoscaler_is_put_back() {
+    // Edited later than the watch could lag: no generation tells it, the spec does.
+    let (_, calls) = two_reconciles(REFERENCE, true, CACHE_LAG_ALLOWANCE, |watches, _| {
+        let mut hpa = cached_autoscaler(watches);
+        hpa.metadata.resource_version = Some("2".into());
+        hpa.spec
+            .as_mut()
+            .expect("cached with its spec")
+            .max_replicas = 77;
+        watches
+            .horizontal_pod_autoscalers
+            .apply_watcher_event(&watcher::Event::Apply(hpa));
+    })
+    .await;
+    let hpa = child_paths("my-application")[4].clone();
+    assert!(calls.iter().any(|c| c.is("PATCH", &hpa)), "{calls:#?}");
 }
 
 #[tokio::test]
@@ -932,22 +1172,37 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
         settings: Settings {
             resync: Duration::from_secs(600),
         },
-        applied: Default::default(),
+        memory: Default::default(),
         failures: Default::default(),
         clock: fixed_time,
         generate_secret: fixed_secret,
     };
     let remembered = baseplate_operator::controller::context::AppliedChild {
         desired_digest: 1,
+        version: Default::default(),
+        applied_at: tokio::time::Instant::now(),
+        seen: true,
+    };
+    let secret = baseplate_operator::controller::context::RememberedSecret {
         resource_version: Some("1".into()),
-        generation: None,
-        fingerprint: 0,
+        values: Default::default(),
+        read_at: tokio::time::Instant::now(),
     };
     {
-        let mut applied = ctx.applied.lock().unwrap();
-        applied.insert("shop/Deployment/kept".into(), remembered.clone());
-        applied.insert("shop/Deployment/gone".into(), remembered.clone());
-        applied.insert("other/Deployment/kept".into(), remembered);
+        let mut memory = ctx.memory.lock().unwrap();
+        memory
+            .applied
+            .insert("shop/Deployment/kept".into(), remembered.clone());
+        memory
+            .applied
+            .insert("shop/Deployment/gone".into(), remembered.clone());
+        memory
+            .applied
+            .insert("other/Deployment/kept".into(), remembered);
+        memory
+            .secrets
+            .insert("shop/Secret/gone".into(), secret.clone());
+        memory.secrets.insert("shop/Secret/kept".into(), secret);
         let mut failures = ctx.failures.lock().unwrap();
         failures.insert(reflector::ObjectRef::new("gone").within("shop"), 3);
         failures.insert(reflector::ObjectRef::new("kept").within("shop"), 1);
@@ -955,10 +1210,14 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
     let mut kept = app(REFERENCE);
     kept.metadata.name = Some("kept".into());
     ctx.forget_apps_except(&[Arc::new(DeserializeGuard(Ok(kept)))]);
-    let applied = ctx.applied.lock().unwrap();
+    let memory = ctx.memory.lock().unwrap();
     assert_eq!(
-        applied.keys().collect::<Vec<_>>(),
+        memory.applied.keys().collect::<Vec<_>>(),
         vec!["shop/Deployment/kept"]
+    );
+    assert_eq!(
+        memory.secrets.keys().collect::<Vec<_>>(),
+        vec!["shop/Secret/kept"]
     );
     let failures = ctx.failures.lock().unwrap();
     assert_eq!(failures.len(), 1);

@@ -8,18 +8,27 @@ use std::collections::hash_map::DefaultHasher;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use baseplate_crd::{App, Children, labels};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
-use super::context::{AppliedChild, Context};
+use super::context::{AppliedChild, ChildVersion, Context};
 use super::error::{Error, is_transient};
 
 /// The field manager of every write Baseplate makes.
@@ -38,14 +47,50 @@ pub struct Report {
     pub conflicts: Vec<String>,
     /// Children the API server refused for a reason retrying will not fix.
     pub refused: Vec<String>,
+    /// Children applied moments ago that the cache does not show yet: this reconcile could
+    /// not see them as they are, so it should look again soon.
+    pub awaiting_cache: Vec<String>,
     /// The Deployment with its status: as the API server answered the apply, or as cached
     /// when nothing had to be applied.
     pub deployment: Option<Deployment>,
+    /// The cache does not show the Deployment as last applied yet, so neither is its
+    /// rollout known.
+    pub deployment_awaits_cache: bool,
+    /// The Secret as the API server answered its apply.
+    pub secret: Option<Secret>,
+}
+
+/// What syncing one child did.
+#[derive(Debug, PartialEq)]
+enum Change {
+    None,
+    AwaitingCache,
+    Created,
+    Updated,
+    DriftCorrected,
+    Pruned,
+    Conflict,
+    Refused(String),
+}
+
+impl Report {
+    fn record(&mut self, label: String, change: Change) {
+        match change {
+            Change::None => {}
+            Change::AwaitingCache => self.awaiting_cache.push(label),
+            Change::Created => self.created.push(label),
+            Change::Updated => self.updated.push(label),
+            Change::DriftCorrected => self.drift_corrected.push(label),
+            Change::Pruned => self.pruned.push(label),
+            Change::Conflict => self.conflicts.push(label),
+            Change::Refused(message) => self.refused.push(format!("{label}: {message}")),
+        }
+    }
 }
 
 /// Applies what the App wants and prunes what it no longer wants, in dependency order:
-/// ConfigMap and Secret before the Deployment that reads them, the Deployment before what
-/// points at it.
+/// Secret and ConfigMap before the Deployment that reads them, the Deployment before what
+/// points at it. Children of one stage are applied at once.
 /// `fresh_secret_values`: this reconcile generated secret values that exist nowhere else yet.
 pub async fn sync(
     ctx: &Context,
@@ -68,45 +113,83 @@ pub async fn sync(
     if let Some(replicas) = replicas_to_hand_over(ctx, app, children) {
         hand_over_replicas(ctx, app, replicas).await?;
     }
-    sync_one(ctx, app, Some(config_map), &stores.config_maps, &mut report).await?;
-    sync_one(ctx, app, Some(secret), &stores.secrets, &mut report).await?;
-    let secret_label = format!("Secret/{}", app.name_any());
-    let secret_not_written = report.conflicts.contains(&secret_label)
-        || report
-            .refused
-            .iter()
-            .any(|r| r.starts_with(&format!("{secret_label}:")));
-    if fresh_secret_values && secret_not_written {
+
+    let secret_options = SyncOptions {
+        // Fresh values must never overwrite values that exist: if the Secret turns out to
+        // exist, the reconcile starts over and reads them.
+        exists_is_retryable: fresh_secret_values,
+    };
+    let (secret_sync, config_map_sync) = futures::join!(
+        sync_one(ctx, app, Some(secret), &stores.secrets, secret_options),
+        sync_one(
+            ctx,
+            app,
+            Some(config_map),
+            &stores.config_maps,
+            SyncOptions::default()
+        ),
+    );
+    let (applied_secret, secret_label, secret_change) = secret_sync?;
+    let secret_written = !matches!(secret_change, Change::Conflict | Change::Refused(_));
+    report.secret = applied_secret;
+    report.record(secret_label, secret_change);
+    let (_, label, change) = config_map_sync?;
+    report.record(label, change);
+    if fresh_secret_values && !secret_written {
         // The Deployment's secret hash would describe values that were never stored, and
         // change on every reconcile: leave the workload as it runs until the Secret is written.
         return Ok(report);
     }
-    let applied = sync_one(ctx, app, Some(deployment), &stores.deployments, &mut report).await?;
+
+    let (applied, label, change) = sync_one(
+        ctx,
+        app,
+        Some(deployment),
+        &stores.deployments,
+        SyncOptions::default(),
+    )
+    .await?;
+    report.deployment_awaits_cache = change == Change::AwaitingCache;
+    report.record(label, change);
     report.deployment =
         applied.or_else(|| cached(&stores.deployments, app).map(|d| d.as_ref().clone()));
-    sync_one(ctx, app, service.as_ref(), &stores.services, &mut report).await?;
-    sync_one(
-        ctx,
-        app,
-        horizontal_pod_autoscaler.as_ref(),
-        &stores.horizontal_pod_autoscalers,
-        &mut report,
-    )
-    .await?;
-    sync_one(
-        ctx,
-        app,
-        pod_disruption_budget.as_ref(),
-        &stores.pod_disruption_budgets,
-        &mut report,
-    )
-    .await?;
-    sync_one(ctx, app, ingress.as_ref(), &stores.ingresses, &mut report).await?;
+
+    let plain = SyncOptions::default();
+    let (service, hpa, pdb, ingress) = futures::join!(
+        sync_one(ctx, app, service.as_ref(), &stores.services, plain),
+        sync_one(
+            ctx,
+            app,
+            horizontal_pod_autoscaler.as_ref(),
+            &stores.horizontal_pod_autoscalers,
+            plain
+        ),
+        sync_one(
+            ctx,
+            app,
+            pod_disruption_budget.as_ref(),
+            &stores.pod_disruption_budgets,
+            plain
+        ),
+        sync_one(ctx, app, ingress.as_ref(), &stores.ingresses, plain),
+    );
+    for result in [
+        service.map(|(_, l, c)| (l, c)),
+        hpa.map(|(_, l, c)| (l, c)),
+        pdb.map(|(_, l, c)| (l, c)),
+        ingress.map(|(_, l, c)| (l, c)),
+    ] {
+        let (label, change) = result?;
+        report.record(label, change);
+    }
     Ok(report)
 }
 
 /// The cached child of this App in `store` (every child has the App's name).
-fn cached<S: Resource<DynamicType = ()> + Clone>(store: &Store<S>, app: &App) -> Option<Arc<S>> {
+pub fn cached<S: Resource<DynamicType = ()> + Clone>(
+    store: &Store<S>,
+    app: &App,
+) -> Option<Arc<S>> {
     store.get(&ObjectRef::new(&app.name_any()).within(&app.namespace().unwrap_or_default()))
 }
 
@@ -151,80 +234,195 @@ async fn hand_over_replicas(ctx: &Context, app: &App, replicas: i32) -> Result<(
     Ok(())
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct SyncOptions {
+    /// When the child turns out to exist though the cache does not show it, fail the
+    /// reconcile (to be retried) instead of looking at it and applying.
+    exists_is_retryable: bool,
+}
+
 /// Applies `desired` when it is `Some`, prunes the App's object of this kind when it is `None`.
-/// `S` is what the cache holds for `K`: its metadata only, or a slimmed copy.
+/// `S` is what the cache holds for `K`: its metadata only, or a slimmed copy. Returns the
+/// object the API server answered an apply with, the child's label and what changed.
 async fn sync_one<K, S>(
     ctx: &Context,
     app: &App,
     desired: Option<&K>,
     store: &Store<S>,
-    report: &mut Report,
-) -> Result<Option<K>, Error>
+    options: SyncOptions,
+) -> Result<(Option<K>, String, Change), Error>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + Debug
         + Serialize
-        + DeserializeOwned,
-    S: Resource<DynamicType = ()> + Clone,
+        + DeserializeOwned
+        + SpecDigest,
+    S: Resource<DynamicType = ()> + Clone + SpecDigest,
 {
     let namespace = app.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let label = format!("{}/{}", K::kind(&()), app.name_any());
     let key = child_key(&namespace, &label);
-    let cached = cached(store, app).map(|c| c.meta().clone());
-    match desired {
-        Some(desired) => {
-            let digest = digest(desired);
-            if let Some(meta) = &cached
-                && unchanged_since_last_apply(ctx, &key, digest, meta)
-            {
-                return Ok(None);
-            }
-            apply(ctx, app, &api, desired, digest, cached, label, report).await
+    let cached_object = cached(store, app);
+    let cached = cached_object.as_ref().map(|c| c.meta().clone());
+    let Some(desired) = desired else {
+        let mut change = Change::None;
+        if let Some(existing) = cached
+            && owned_by(&existing, app)
+            && has_our_labels(&existing)
+        {
+            prune(&api, &existing, &label).await?;
+            ctx.memory.lock().expect("lock").applied.remove(&key);
+            change = Change::Pruned;
         }
-        None => {
-            if let Some(existing) = cached
-                && owned_by(&existing, app)
-                && has_our_labels(&existing)
-            {
-                prune(&api, &existing, &label).await?;
-                ctx.applied.lock().expect("lock").remove(&key);
-                report.pruned.push(label);
-            }
-            Ok(None)
+        return Ok((None, label, change));
+    };
+    let digest = digest(desired);
+    let plan = {
+        let mut memory = ctx.memory.lock().expect("lock");
+        let last = memory.applied.get_mut(&key);
+        let version = cached_object
+            .as_ref()
+            .map(|c| version_of(c.meta(), c.spec_digest(), desired.meta()));
+        let plan = plan(last.as_deref(), digest, version.as_ref(), Instant::now());
+        if plan == Plan::UpToDate
+            && let Some(last) = last
+        {
+            last.seen = true;
+        }
+        plan
+    };
+    match plan {
+        Plan::UpToDate => Ok((None, label, Change::None)),
+        Plan::AwaitCache => Ok((None, label, Change::AwaitingCache)),
+        Plan::Apply => {
+            let (applied, change) =
+                apply(ctx, app, &api, desired, digest, cached, &label, options).await?;
+            Ok((applied, label, change))
         }
     }
 }
 
-/// Nothing to apply: the same object as last time, and the cache shows nobody changed the
-/// child since (its spec generation, or its resourceVersion where it has no generation, and
-/// its labels, annotations and owners). Status updates by other controllers do not count,
-/// so a busy autoscaler or rollout costs no writes.
-fn unchanged_since_last_apply(ctx: &Context, key: &str, digest: u64, cached: &ObjectMeta) -> bool {
-    let applied = ctx.applied.lock().expect("lock");
-    applied.get(key).is_some_and(|last| {
-        last.desired_digest == digest
-            && last.fingerprint == fingerprint(cached)
-            && match (last.generation, cached.generation) {
-                (Some(then), Some(now)) => then == now,
-                _ => {
-                    last.resource_version.is_some()
-                        && last.resource_version == cached.resource_version
-                }
-            }
-    })
+/// How long a child Baseplate just applied may be missing from, or behind in, the cache
+/// before a reconcile stops waiting for the watch and applies it again.
+pub const CACHE_LAG_ALLOWANCE: Duration = Duration::from_secs(5);
+
+/// What to do with a child the App wants.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// The cache shows the child as Baseplate last applied this same desired object, and
+    /// nobody changed it since (status updates by other controllers do not count).
+    UpToDate,
+    /// The same desired object was applied moments ago and the watch has not shown the
+    /// result yet: applying again would only repeat it.
+    AwaitCache,
+    Apply,
 }
 
-/// What in a child's metadata Baseplate sets or relies on.
-fn fingerprint(meta: &ObjectMeta) -> u64 {
-    digest(&(
-        &meta.labels,
-        &meta.annotations,
-        &meta.owner_references,
-        &meta.deletion_timestamp,
-    ))
+/// Decides from what was last applied and what the cache shows, without asking the API server.
+pub fn plan(
+    last: Option<&AppliedChild>,
+    digest: u64,
+    cached: Option<&ChildVersion>,
+    now: Instant,
+) -> Plan {
+    let Some(last) = last.filter(|l| l.desired_digest == digest) else {
+        return Plan::Apply;
+    };
+    let lagging =
+        !last.seen && now.saturating_duration_since(last.applied_at) < CACHE_LAG_ALLOWANCE;
+    let Some(cached) = cached else {
+        return if lagging {
+            Plan::AwaitCache
+        } else {
+            Plan::Apply
+        };
+    };
+    let then = &last.version;
+    let same_spec = match (
+        then.generation,
+        cached.generation,
+        then.spec_digest,
+        cached.spec_digest,
+    ) {
+        // Generations only grow: a newer one in the cache is someone's change to the spec.
+        (Some(a), Some(b), _, _) if b > a => return Plan::Apply,
+        (Some(a), Some(b), _, _) => a == b,
+        (_, _, Some(a), Some(b)) => a == b,
+        _ => then.resource_version.is_some() && then.resource_version == cached.resource_version,
+    };
+    if same_spec && then.fingerprint == cached.fingerprint {
+        Plan::UpToDate
+    } else if lagging {
+        Plan::AwaitCache
+    } else {
+        Plan::Apply
+    }
 }
+
+/// The version of `meta` (with `spec_digest`, see `SpecDigest`) as far as Baseplate's
+/// `wanted` metadata goes: labels and annotations others add (a Deployment's revision, say)
+/// do not count.
+pub fn version_of(
+    meta: &ObjectMeta,
+    spec_digest: Option<u64>,
+    wanted: &ObjectMeta,
+) -> ChildVersion {
+    ChildVersion {
+        resource_version: meta.resource_version.clone(),
+        generation: meta.generation,
+        spec_digest,
+        fingerprint: digest(&(
+            only_wanted(&meta.labels, &wanted.labels),
+            only_wanted(&meta.annotations, &wanted.annotations),
+            &meta.owner_references,
+            &meta.deletion_timestamp,
+        )),
+    }
+}
+
+fn only_wanted<'a>(
+    have: &'a Option<BTreeMap<String, String>>,
+    wanted: &Option<BTreeMap<String, String>>,
+) -> Vec<(&'a String, &'a String)> {
+    have.iter()
+        .flatten()
+        .filter(|(key, _)| wanted.as_ref().is_some_and(|w| w.contains_key(*key)))
+        .collect()
+}
+
+/// The spec of a kind that has a status but no generation, for telling a spec change from a
+/// status update. `None` for kinds with a generation or without a status.
+pub trait SpecDigest {
+    fn spec_digest(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<K> SpecDigest for PartialObjectMeta<K> {}
+impl SpecDigest for ConfigMap {}
+impl SpecDigest for Secret {}
+impl SpecDigest for Deployment {}
+impl SpecDigest for PodDisruptionBudget {}
+impl SpecDigest for HorizontalPodAutoscaler {
+    fn spec_digest(&self) -> Option<u64> {
+        Some(digest(&self.spec))
+    }
+}
+impl SpecDigest for Service {
+    fn spec_digest(&self) -> Option<u64> {
+        Some(digest(&self.spec))
+    }
+}
+impl SpecDigest for Ingress {}
+
+/// A resourceVersion no stored object has: versions are etcd revisions, which are signed
+/// 64-bit. An apply carrying it is a create that never takes anything over: the API server
+/// creates a missing object (a create does not check the version) and refuses to change an
+/// existing one (409, the version precondition fails). So a child the cache does not show is
+/// created without first asking whether some foreign object holds its name.
+pub const CREATE_ONLY_VERSION: &str = "18446744073709551615";
 
 #[allow(clippy::too_many_arguments)]
 async fn apply<K>(
@@ -234,76 +432,98 @@ async fn apply<K>(
     desired: &K,
     digest: u64,
     cached: Option<ObjectMeta>,
-    label: String,
-    report: &mut Report,
-) -> Result<Option<K>, Error>
+    label: &str,
+    options: SyncOptions,
+) -> Result<(Option<K>, Change), Error>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + SpecDigest,
 {
     let name = app.name_any();
-    // Our own children are in the cache; anything else with this name must be looked at
-    // before it is touched, so that a foreign object is never taken over.
-    let existing = match cached {
-        Some(meta) => Some(meta),
-        None => api
-            .get_metadata_opt(&name)
-            .await
-            .map_err(|source| Error::Read {
-                what: label.clone(),
-                source,
-            })?
-            .map(|m| m.metadata),
+    // Our own children are in the cache (label-filtered); anything else must not be touched.
+    let mut existing = cached;
+    let params = PatchParams::apply(MANAGER).force();
+    let answer = if existing.is_none() {
+        let mut create = desired.clone();
+        create.meta_mut().resource_version = Some(CREATE_ONLY_VERSION.into());
+        match api.patch(&name, &params, &Patch::Apply(&create)).await {
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                if options.exists_is_retryable {
+                    return Err(Error::AppearedUnseen {
+                        child: label.to_string(),
+                    });
+                }
+                // It exists though the cache does not show it: look at whose it is.
+                existing = api
+                    .get_metadata_opt(&name)
+                    .await
+                    .map_err(|source| Error::Read {
+                        what: label.to_string(),
+                        source,
+                    })?
+                    .map(|m| m.metadata);
+                if existing.is_none() {
+                    return Err(Error::AppearedUnseen {
+                        child: label.to_string(),
+                    });
+                }
+                None
+            }
+            other => Some(other),
+        }
+    } else {
+        None
     };
     if let Some(meta) = &existing
         && !owned_by(meta, app)
     {
-        report.conflicts.push(label);
-        return Ok(None);
+        return Ok((None, Change::Conflict));
     }
-
-    let key = child_key(&app.namespace().unwrap_or_default(), &label);
-    let params = PatchParams::apply(MANAGER).force();
-    let applied = match api.patch(&name, &params, &Patch::Apply(desired)).await {
+    let answer = match answer {
+        Some(answer) => answer,
+        None => api.patch(&name, &params, &Patch::Apply(desired)).await,
+    };
+    let applied = match answer {
         Ok(applied) => applied,
         Err(source) if is_transient(&source) => {
             return Err(Error::Apply {
-                child: label,
+                child: label.to_string(),
                 source,
             });
         }
-        Err(source) => {
-            report
-                .refused
-                .push(format!("{label}: {}", api_message(&source)));
-            return Ok(None);
-        }
+        Err(source) => return Ok((None, Change::Refused(api_message(&source)))),
     };
 
     let answered = applied.meta();
-    let previous = ctx.applied.lock().expect("lock").insert(
-        key,
+    let cached_version = existing.as_ref().and_then(|m| m.resource_version.clone());
+    let previous = ctx.memory.lock().expect("lock").applied.insert(
+        child_key(&app.namespace().unwrap_or_default(), label),
         AppliedChild {
             desired_digest: digest,
-            resource_version: answered.resource_version.clone(),
-            generation: answered.generation,
-            fingerprint: fingerprint(answered),
+            version: version_of(answered, applied.spec_digest(), desired.meta()),
+            applied_at: Instant::now(),
+            // An apply that changed nothing answers with the version the cache already shows.
+            seen: cached_version.is_some() && cached_version == answered.resource_version,
         },
     );
     let known_versions = [
-        existing.as_ref().and_then(|m| m.resource_version.clone()),
-        previous.as_ref().and_then(|p| p.resource_version.clone()),
+        cached_version,
+        previous
+            .as_ref()
+            .and_then(|p| p.version.resource_version.clone()),
     ];
     let changed = !known_versions.contains(&answered.resource_version);
-    if existing.is_none() {
-        report.created.push(label);
+    let change = if existing.is_none() {
+        Change::Created
     } else if changed {
         match previous {
             // Same desired object as last time, yet the apply changed something: someone edited it.
-            Some(p) if p.desired_digest == digest => report.drift_corrected.push(label),
-            _ => report.updated.push(label),
+            Some(p) if p.desired_digest == digest => Change::DriftCorrected,
+            _ => Change::Updated,
         }
-    }
-    Ok(Some(applied))
+    } else {
+        Change::None
+    };
+    Ok((Some(applied), change))
 }
 
 async fn prune<K>(api: &Api<K>, meta: &ObjectMeta, label: &str) -> Result<(), Error>
@@ -350,7 +570,7 @@ fn has_our_labels(meta: &ObjectMeta) -> bool {
         == Some(labels::MANAGER)
 }
 
-fn child_key(namespace: &str, label: &str) -> String {
+pub fn child_key(namespace: &str, label: &str) -> String {
     format!("{namespace}/{label}")
 }
 
@@ -367,5 +587,146 @@ pub fn api_message(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(generation: Option<i64>, version: &str, seen: bool, at: Instant) -> AppliedChild {
+        AppliedChild {
+            desired_digest: 7,
+            version: meta(generation, version),
+            applied_at: at,
+            seen,
+        }
+    }
+
+    fn meta(generation: Option<i64>, version: &str) -> ChildVersion {
+        ChildVersion {
+            generation,
+            resource_version: Some(version.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_child_never_applied_or_wanted_differently_is_applied() {
+        let now = Instant::now();
+        assert_eq!(plan(None, 7, Some(&meta(None, "5")), now), Plan::Apply);
+        let last = applied(None, "5", true, now);
+        assert_eq!(
+            plan(Some(&last), 8, Some(&meta(None, "5")), now),
+            Plan::Apply
+        );
+    }
+
+    #[test]
+    fn the_cache_showing_the_last_apply_means_nothing_to_do() {
+        let now = Instant::now();
+        let config_map = applied(None, "5", false, now);
+        assert_eq!(
+            plan(Some(&config_map), 7, Some(&meta(None, "5")), now),
+            Plan::UpToDate
+        );
+        // A Deployment whose status moved on: same generation, new resourceVersion.
+        let deployment = applied(Some(3), "5", true, now);
+        assert_eq!(
+            plan(Some(&deployment), 7, Some(&meta(Some(3), "9")), now),
+            Plan::UpToDate
+        );
+    }
+
+    #[test]
+    fn a_cache_behind_a_fresh_apply_is_waited_for_then_no_longer() {
+        let applied_at = Instant::now();
+        let soon = applied_at + Duration::from_secs(1);
+        let late = applied_at + CACHE_LAG_ALLOWANCE;
+        let created = applied(None, "5", false, applied_at);
+        assert_eq!(plan(Some(&created), 7, None, soon), Plan::AwaitCache);
+        assert_eq!(plan(Some(&created), 7, None, late), Plan::Apply);
+        let updated = applied(Some(4), "8", false, applied_at);
+        assert_eq!(
+            plan(Some(&updated), 7, Some(&meta(Some(3), "6")), soon),
+            Plan::AwaitCache
+        );
+        assert_eq!(
+            plan(Some(&updated), 7, Some(&meta(Some(3), "6")), late),
+            Plan::Apply
+        );
+    }
+
+    #[test]
+    fn once_seen_a_missing_or_different_child_is_someone_elses_change() {
+        let applied_at = Instant::now();
+        let soon = applied_at + Duration::from_secs(1);
+        let seen = applied(None, "5", true, applied_at);
+        assert_eq!(plan(Some(&seen), 7, None, soon), Plan::Apply, "deleted");
+        assert_eq!(
+            plan(Some(&seen), 7, Some(&meta(None, "6")), soon),
+            Plan::Apply,
+            "edited"
+        );
+    }
+
+    #[test]
+    fn a_newer_generation_is_an_edit_even_before_the_apply_was_seen() {
+        let applied_at = Instant::now();
+        let last = applied(Some(3), "5", false, applied_at);
+        assert_eq!(
+            plan(Some(&last), 7, Some(&meta(Some(4), "6")), applied_at),
+            Plan::Apply
+        );
+    }
+
+    #[test]
+    fn changed_labels_or_owners_are_applied_again() {
+        let now = Instant::now();
+        let last = applied(Some(3), "5", true, now);
+        let mut relabelled = meta(Some(3), "6");
+        relabelled.fingerprint = 99;
+        assert_eq!(plan(Some(&last), 7, Some(&relabelled), now), Plan::Apply);
+    }
+
+    #[test]
+    fn a_status_update_of_a_kind_without_generation_is_not_a_change() {
+        let now = Instant::now();
+        let mut autoscaler = applied(None, "5", true, now);
+        autoscaler.version.spec_digest = Some(11);
+        let mut status_moved = meta(None, "9");
+        status_moved.spec_digest = Some(11);
+        assert_eq!(
+            plan(Some(&autoscaler), 7, Some(&status_moved), now),
+            Plan::UpToDate
+        );
+        let mut spec_edited = meta(None, "10");
+        spec_edited.spec_digest = Some(12);
+        assert_eq!(
+            plan(Some(&autoscaler), 7, Some(&spec_edited), now),
+            Plan::Apply
+        );
+    }
+
+    #[test]
+    fn only_the_labels_and_annotations_baseplate_sets_count() {
+        let wanted = ObjectMeta {
+            labels: Some([("app".to_string(), "web".to_string())].into()),
+            annotations: Some([("team".to_string(), "a".to_string())].into()),
+            ..Default::default()
+        };
+        let mut live = wanted.clone();
+        let before = version_of(&live, None, &wanted);
+        // The Deployment controller records the revision in an annotation of its own.
+        live.annotations
+            .as_mut()
+            .unwrap()
+            .insert("deployment.kubernetes.io/revision".into(), "2".into());
+        assert_eq!(version_of(&live, None, &wanted), before);
+        live.labels
+            .as_mut()
+            .unwrap()
+            .insert("app".into(), "edited".into());
+        assert_ne!(version_of(&live, None, &wanted), before);
     }
 }

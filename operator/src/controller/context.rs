@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baseplate_crd::{App, Platform};
+use tokio::time::Instant;
+
+use baseplate_crd::{App, Platform, SecretState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
@@ -26,8 +28,9 @@ pub struct ChildStores {
     pub secrets: Store<PartialObjectMeta<Secret>>,
     /// Deployments without their pod template: metadata, replicas and rollout status.
     pub deployments: Store<Deployment>,
-    pub services: Store<PartialObjectMeta<Service>>,
-    pub horizontal_pod_autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
+    /// Services and autoscalers without their status (see `SpecDigest`).
+    pub services: Store<Service>,
+    pub horizontal_pod_autoscalers: Store<HorizontalPodAutoscaler>,
     pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
     pub ingresses: Store<PartialObjectMeta<Ingress>>,
 }
@@ -38,10 +41,42 @@ pub struct ChildStores {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedChild {
     pub desired_digest: u64,
+    /// The child as the API server answered the apply.
+    pub version: ChildVersion,
+    pub applied_at: Instant,
+    /// The cache has shown this apply's result since: from then on, a difference in the cache
+    /// is a change someone made, not the watch running behind.
+    pub seen: bool,
+}
+
+/// What tells whether a child changed since Baseplate applied it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChildVersion {
     pub resource_version: Option<String>,
+    /// Spec generation, for kinds that have one.
     pub generation: Option<i64>,
-    /// Labels, annotations and owners as the apply left them.
+    /// Digest of the spec, for kinds that have a status but no generation (a status update
+    /// moves their resourceVersion and nothing else).
+    pub spec_digest: Option<u64>,
+    /// Digest of the labels and annotations Baseplate sets, and the owners.
     pub fingerprint: u64,
+}
+
+/// The App's Secret as last read or written, so that reconciles need not read it again while
+/// the cache shows the same resourceVersion. Values stay in this process's memory only, as
+/// they would in any Secret cache; they are never logged (see `SecretState`'s Debug).
+#[derive(Clone, Debug)]
+pub struct RememberedSecret {
+    pub resource_version: Option<String>,
+    pub values: SecretState,
+    pub read_at: Instant,
+}
+
+/// What the operator remembers between reconciles, by `namespace/Kind/name` of the child.
+#[derive(Default)]
+pub struct Memory {
+    pub applied: HashMap<String, AppliedChild>,
+    pub secrets: HashMap<String, RememberedSecret>,
 }
 
 #[derive(Clone, Debug)]
@@ -59,7 +94,7 @@ pub struct Context {
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     pub children: ChildStores,
     pub settings: Settings,
-    pub applied: Mutex<HashMap<String, AppliedChild>>,
+    pub memory: Mutex<Memory>,
     /// Consecutive transient failures per App, for exponential backoff.
     pub failures: Mutex<HashMap<ObjectRef<DeserializeGuard<App>>, u32>>,
     pub clock: fn() -> Time,
@@ -75,14 +110,18 @@ impl Context {
             .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
             .collect();
         // Keys are `namespace/Kind/name`, and every child has its App's name.
-        self.applied.lock().expect("lock").retain(|key, _| {
+        let live_child = |key: &String| {
             let mut parts = key.splitn(3, '/');
             let (namespace, _kind, name) = (parts.next(), parts.next(), parts.next());
             live.contains(&(
                 namespace.unwrap_or_default().to_string(),
                 name.unwrap_or_default().to_string(),
             ))
-        });
+        };
+        let mut memory = self.memory.lock().expect("lock");
+        memory.applied.retain(|key, _| live_child(key));
+        memory.secrets.retain(|key, _| live_child(key));
+        drop(memory);
         self.failures.lock().expect("lock").retain(|app, _| {
             live.contains(&(app.namespace.clone().unwrap_or_default(), app.name.clone()))
         });

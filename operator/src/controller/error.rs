@@ -32,6 +32,9 @@ pub enum Error {
     Event(#[source] kube::Error),
     #[error("rendering: {0}")]
     Render(#[from] baseplate_crd::RenderError),
+    /// A child the cache did not show turned out to exist; the next attempt reads it first.
+    #[error("{child} exists though the cache does not show it yet; looking again")]
+    AppearedUnseen { child: String },
 }
 
 impl Error {
@@ -44,6 +47,7 @@ impl Error {
             Error::Status { .. } => "status",
             Error::Event(_) => "event",
             Error::Render(_) => "render",
+            Error::AppearedUnseen { .. } => "cache",
         }
     }
 
@@ -55,7 +59,7 @@ impl Error {
             | Error::Prune { source, .. }
             | Error::Status { source, .. }
             | Error::Event(source) => Some(source),
-            Error::Render(_) => None,
+            Error::Render(_) | Error::AppearedUnseen { .. } => None,
         }
     }
 }

@@ -104,12 +104,25 @@ async fn shutdown_signal() {
     info!("shutting down");
 }
 
-/// A metadata-only, label-filtered reflector for one child kind: the cache and its trigger stream.
+/// Apps are cached without what is never read from the cache and can outweigh the spec:
+/// managed fields, and the copy of the whole object `kubectl apply` keeps in an annotation.
+fn slim_app(app: &mut DeserializeGuard<App>) {
+    let meta = app.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// A label-filtered reflector for one child kind, caching what `slim` leaves of each object
+/// (never its managed fields): the cache and its trigger stream. Most kinds are cached as
+/// metadata only (`PartialObjectMeta`): the operator needs to know what exists and who owns it.
 fn child_reflector<K>(
     client: &Client,
+    slim: fn(&mut K),
 ) -> (
-    Store<PartialObjectMeta<K>>,
-    impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -120,16 +133,18 @@ where
         + Sync
         + 'static,
 {
-    let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
+    let api: Api<K> = Api::all(client.clone());
     let config =
         watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
     let (store, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,
-        watcher(api, config).default_backoff().modify(|meta| {
-            // Managed fields are the bulk of an object's metadata and never read here.
-            meta.metadata.managed_fields = None;
-        }),
+        watcher(api, config)
+            .default_backoff()
+            .modify(move |object| {
+                object.meta_mut().managed_fields = None;
+                slim(object);
+            }),
     )
     .touched_objects();
     (store, stream)
@@ -137,27 +152,20 @@ where
 
 /// Deployments are cached with their status (for the App's status) but without the pod
 /// template, which is most of their size and never read from the cache.
-fn deployment_reflector(
-    client: &Client,
-) -> (
-    Store<Deployment>,
-    impl Stream<Item = Result<Deployment, watcher::Error>> + Send + 'static,
-) {
-    let api: Api<Deployment> = Api::all(client.clone());
-    let config =
-        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
-    let (store, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, config).default_backoff().modify(|deployment| {
-            deployment.metadata.managed_fields = None;
-            if let Some(spec) = deployment.spec.as_mut() {
-                spec.template = Default::default();
-            }
-        }),
-    )
-    .touched_objects();
-    (store, stream)
+fn slim_deployment(deployment: &mut Deployment) {
+    if let Some(spec) = deployment.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+/// Services and autoscalers have a status but no generation: their spec is cached to tell a status update
+/// (frequent for an autoscaler) from an edit, their status is not.
+fn slim_autoscaler(hpa: &mut HorizontalPodAutoscaler) {
+    hpa.status = None;
+}
+
+fn slim_service(service: &mut Service) {
+    service.status = None;
 }
 
 async fn run_controller(
@@ -166,13 +174,16 @@ async fn run_controller(
     metrics: Arc<Metrics>,
     ready: Option<Arc<AtomicBool>>,
 ) -> anyhow::Result<()> {
-    let (config_maps, config_map_events) = child_reflector::<ConfigMap>(&client);
-    let (secrets, secret_events) = child_reflector::<Secret>(&client);
-    let (deployments, deployment_events) = deployment_reflector(&client);
-    let (services, service_events) = child_reflector::<Service>(&client);
-    let (hpas, hpa_events) = child_reflector::<HorizontalPodAutoscaler>(&client);
-    let (pdbs, pdb_events) = child_reflector::<PodDisruptionBudget>(&client);
-    let (ingresses, ingress_events) = child_reflector::<Ingress>(&client);
+    let (config_maps, config_map_events) =
+        child_reflector::<PartialObjectMeta<ConfigMap>>(&client, |_| {});
+    let (secrets, secret_events) = child_reflector::<PartialObjectMeta<Secret>>(&client, |_| {});
+    let (deployments, deployment_events) = child_reflector(&client, slim_deployment);
+    let (services, service_events) = child_reflector(&client, slim_service);
+    let (hpas, hpa_events) = child_reflector(&client, slim_autoscaler);
+    let (pdbs, pdb_events) =
+        child_reflector::<PartialObjectMeta<PodDisruptionBudget>>(&client, |_| {});
+    let (ingresses, ingress_events) =
+        child_reflector::<PartialObjectMeta<Ingress>>(&client, |_| {});
     let children = ChildStores {
         config_maps,
         secrets,
@@ -204,13 +215,22 @@ async fn run_controller(
     )
     .touched_objects();
 
-    let apps_api = Api::<DeserializeGuard<App>>::all(client.clone());
-    let controller = Controller::new(apps_api, watcher::Config::default().any_semantic())
-        .with_config(
-            controller::Config::default()
-                .concurrency(args.concurrency)
-                .debounce(Duration::from_millis(200)),
-        );
+    let (apps, app_writer) = reflector::store::<DeserializeGuard<App>>();
+    let app_events = reflector::reflector(
+        app_writer,
+        watcher(
+            Api::<DeserializeGuard<App>>::all(client.clone()),
+            watcher::Config::default().any_semantic(),
+        )
+        .default_backoff()
+        .modify(slim_app),
+    )
+    .applied_objects();
+    let controller = Controller::for_stream(app_events, apps).with_config(
+        controller::Config::default()
+            .concurrency(args.concurrency)
+            .debounce(Duration::from_millis(200)),
+    );
     let apps = controller.store();
     let platform_trigger = PlatformTrigger::new(apps.clone(), namespaces.clone());
     let namespace_trigger = NamespaceTrigger::new(apps.clone());
@@ -230,7 +250,7 @@ async fn run_controller(
         settings: context::Settings {
             resync: Duration::from_secs(args.resync_seconds),
         },
-        applied: Default::default(),
+        memory: Default::default(),
         failures: Default::default(),
         clock: context::now,
         generate_secret: crate::offline::random_secret_value,

@@ -17,10 +17,11 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::children::{self, MANAGER, Report};
-use super::context::Context;
+use super::context::{Context, RememberedSecret};
 use super::error::{Error, is_transient};
 use super::status::{self, Degradation, Observed, Rendered, Rollout};
 
@@ -53,6 +54,8 @@ pub async fn reconcile(
                 // Nothing to retry: the next change to the App or a Platform triggers a reconcile.
                 Outcome::Invalid => Action::await_change(),
                 Outcome::Conflict => Action::requeue(CONFLICT_RECHECK),
+                // The watch normally triggers the next reconcile well before this.
+                Outcome::AwaitingCache => Action::requeue(children::CACHE_LAG_ALLOWANCE),
                 Outcome::Synced => Action::requeue(jittered(ctx.settings.resync, guard.as_ref())),
             })
         }
@@ -113,6 +116,8 @@ pub enum Outcome {
     Synced,
     /// Applied what could be, but a foreign object holds a child's name.
     Conflict,
+    /// Children applied moments ago are not in the cache yet.
+    AwaitingCache,
     Invalid,
 }
 
@@ -150,7 +155,10 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         return block(app, ctx, conflict, Outcome::Conflict).await;
     };
     let children = render::build(app, &settings, &secrets)?;
-    let report = children::sync(ctx, app, &children, !generated.is_empty()).await?;
+    let mut report = children::sync(ctx, app, &children, !generated.is_empty()).await?;
+    if let Some(secret) = report.secret.take() {
+        remember_secret(app, ctx, secret);
+    }
 
     let mut degradations = Vec::new();
     if !report.conflicts.is_empty() {
@@ -184,13 +192,21 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
             platforms: settings.platforms.clone(),
         }),
     };
-    let status_changed = write_status(app, ctx, &observed).await?;
+    // A status computed while the cache runs behind Baseplate's own apply of the Deployment
+    // would describe the rollout as it was, and be written again moments later.
+    let status_changed = if !report.deployment_awaits_cache {
+        write_status(app, ctx, &observed).await?
+    } else {
+        false
+    };
     publish_events(app, ctx, &report, &generated, status_changed).await;
     ctx.metrics.record_writes(&report);
-    Ok(if report.conflicts.is_empty() {
-        Outcome::Synced
-    } else {
+    Ok(if !report.conflicts.is_empty() {
         Outcome::Conflict
+    } else if !report.awaiting_cache.is_empty() {
+        Outcome::AwaitingCache
+    } else {
+        Outcome::Synced
     })
 }
 
@@ -226,8 +242,9 @@ async fn block(
     Ok(outcome)
 }
 
-/// The App's Secret as it is, with values made for generated keys that have none. Reads the
-/// Secret only when the App declares keys, and generates only when the Secret truly lacks them.
+/// The App's Secret as it is, with values made for generated keys that have none. Looks at
+/// the Secret only when the App declares keys, reads it from the API server only when the
+/// cache shows a version not remembered, and generates only when it truly lacks values.
 /// `None` when a Secret of that name exists that this App does not own: values generated for
 /// it could never be stored, and pods would roll on every reconcile.
 async fn secret_state(
@@ -242,6 +259,37 @@ async fn secret_state(
     {
         return Ok(Some((SecretState::default(), Vec::new())));
     }
+    let mut state = match remembered_secret(app, ctx) {
+        Some(state) => state,
+        None => match read_secret(app, ctx).await? {
+            Some(state) => state,
+            None => return Ok(None),
+        },
+    };
+    let generated = state.generate_missing(&app.spec, ctx.generate_secret);
+    Ok(Some((state, generated)))
+}
+
+/// The Secret's values as last read or written, if the cache shows that same version (or
+/// shows nothing yet, moments after Baseplate created it).
+fn remembered_secret(app: &App, ctx: &Context) -> Option<SecretState> {
+    let cached = children::cached(&ctx.children.secrets, app);
+    let key = secret_key(app);
+    let memory = ctx.memory.lock().expect("lock");
+    let remembered = memory.secrets.get(&key)?;
+    let current = match &cached {
+        Some(meta) => {
+            meta.metadata.resource_version.is_some()
+                && meta.metadata.resource_version == remembered.resource_version
+                && children::owned_by(&meta.metadata, app)
+        }
+        None => remembered.read_at.elapsed() < children::CACHE_LAG_ALLOWANCE,
+    };
+    current.then(|| remembered.values.clone())
+}
+
+/// Reads the Secret; `None` when it is not this App's.
+async fn read_secret(app: &App, ctx: &Context) -> Result<Option<SecretState>, Error> {
     let api: Api<Secret> =
         Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     let existing = api
@@ -256,9 +304,30 @@ async fn secret_state(
     {
         return Ok(None);
     }
-    let mut state = SecretState::new(existing.and_then(|s| s.data).unwrap_or_default());
-    let generated = state.generate_missing(&app.spec, ctx.generate_secret);
-    Ok(Some((state, generated)))
+    let Some(secret) = existing else {
+        return Ok(Some(SecretState::default()));
+    };
+    Ok(Some(remember_secret(app, ctx, secret)))
+}
+
+fn remember_secret(app: &App, ctx: &Context, secret: Secret) -> SecretState {
+    let values = SecretState::new(secret.data.unwrap_or_default());
+    ctx.memory.lock().expect("lock").secrets.insert(
+        secret_key(app),
+        RememberedSecret {
+            resource_version: secret.metadata.resource_version,
+            values: values.clone(),
+            read_at: Instant::now(),
+        },
+    );
+    values
+}
+
+fn secret_key(app: &App) -> String {
+    children::child_key(
+        &app.namespace().unwrap_or_default(),
+        &format!("Secret/{}", app.name_any()),
+    )
 }
 
 /// Writes the status if it changed; returns whether it did.
@@ -293,6 +362,17 @@ async fn publish_events(
     generated: &[String],
     status_changed: bool,
 ) {
+    // Names only: a secret value never reaches an event, a log line or the status.
+    let had_secret = app
+        .status
+        .as_ref()
+        .is_some_and(|s: &AppStatus| s.children.iter().any(|c| c.starts_with("Secret/")));
+    let first_values = (!generated.is_empty() && !had_secret).then(|| {
+        format!(
+            "; generated values for secret keys {}",
+            generated.join(", ")
+        )
+    });
     let lists = [
         (
             EventType::Normal,
@@ -337,45 +417,42 @@ async fn publish_events(
             &report.refused,
         ),
     ];
+    let mut told_values = false;
     for (type_, reason, action, verb, items) in lists {
         // A lasting problem is told once, when the status first reports it, not every reconcile.
         let lasting = reason == "NameConflict" || reason == "ApplyFailed";
         if !items.is_empty() && (status_changed || !lasting) {
-            publish(
-                ctx,
-                app,
-                type_,
-                reason,
-                action,
-                format!("{verb} {}", items.join(", ")),
-            )
-            .await;
+            let mut note = format!("{verb} {}", items.join(", "));
+            // One event for a new App: its children and its first secret values together.
+            if reason == "Created"
+                && let Some(values) = &first_values
+            {
+                note.push_str(values);
+                told_values = true;
+            }
+            publish(ctx, app, type_, reason, action, note).await;
         }
     }
-    if !generated.is_empty() {
-        // Names only: a secret value never reaches an event, a log line or the status.
-        let had_secret = app
-            .status
-            .as_ref()
-            .is_some_and(|s: &AppStatus| s.children.iter().any(|c| c.starts_with("Secret/")));
-        let (type_, reason, note) = if had_secret {
-            (
-                EventType::Warning,
-                "SecretRegenerated",
-                format!(
-                    "the App's Secret lacked generated keys {}; new values were generated",
-                    generated.join(", ")
-                ),
-            )
-        } else {
-            (
-                EventType::Normal,
-                "SecretGenerated",
-                format!("generated values for {}", generated.join(", ")),
-            )
-        };
-        publish(ctx, app, type_, reason, "Generate", note).await;
+    if generated.is_empty() || told_values {
+        return;
     }
+    let (type_, reason, note) = if had_secret {
+        (
+            EventType::Warning,
+            "SecretRegenerated",
+            format!(
+                "the App's Secret lacked generated keys {}; new values were generated",
+                generated.join(", ")
+            ),
+        )
+    } else {
+        (
+            EventType::Normal,
+            "SecretGenerated",
+            format!("generated values for {}", generated.join(", ")),
+        )
+    };
+    publish(ctx, app, type_, reason, "Generate", note).await;
 }
 
 async fn publish(

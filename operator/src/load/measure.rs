@@ -236,7 +236,9 @@ pub fn classify_log_errors(log: &str) -> LogErrors {
             continue;
         }
         let error = entry["error"].as_str().unwrap_or_default();
-        if is_conflict(error) {
+        // A child found to exist a moment before the cache showed it: retried like a conflict.
+        let cache_race = entry["category"].as_str() == Some("cache");
+        if is_conflict(error) || cache_race {
             errors.conflicts += 1;
         } else {
             errors.other += 1;

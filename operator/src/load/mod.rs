@@ -91,6 +91,13 @@ pub struct Options {
     /// Leave the load namespaces in place at the end.
     #[arg(long)]
     pub keep_namespaces: bool,
+    /// Skip the settle wait and the quiet minute (for quick experiments: the quiet target is
+    /// then reported as not measured).
+    #[arg(long)]
+    pub skip_quiet: bool,
+    /// Skip timing the cleanup (the namespaces are still deleted unless --keep-namespaces).
+    #[arg(long)]
+    pub skip_cleanup: bool,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -328,40 +335,46 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.convergence = convergence;
 
     // 3. Quiet.
-    let (settle_seconds, settled) = quiet::settle(
-        client,
-        &operator,
-        &namespace_set,
-        Duration::from_secs(options.settle_window_seconds),
-        Duration::from_secs(options.settle_max_seconds),
-    )
-    .await?;
-    let settle_end = mark(client, epoch, Some(&operator)).await;
-    report.phases.push(row(
-        "settle (until nothing moves)",
-        settle_seconds,
-        &converged,
-        &settle_end,
-        &samples,
-    ));
-    let mut quiet = quiet::run(
-        client,
-        &operator,
-        &namespace_set,
-        Duration::from_secs(options.quiet_seconds),
-    )
-    .await?;
-    quiet.settle_seconds = settle_seconds;
-    quiet.settled = settled;
-    let quiet_end = mark(client, epoch, Some(&operator)).await;
-    report.phases.push(row(
-        "**quiet**",
-        quiet.seconds,
-        &settle_end,
-        &quiet_end,
-        &samples,
-    ));
-    report.quiet = quiet;
+    let quiet_end = if options.skip_quiet {
+        mark(client, epoch, Some(&operator)).await
+    } else {
+        let (settle_seconds, settled) = quiet::settle(
+            client,
+            &operator,
+            &namespace_set,
+            Duration::from_secs(options.settle_window_seconds),
+            Duration::from_secs(options.settle_max_seconds),
+        )
+        .await?;
+        let settle_end = mark(client, epoch, Some(&operator)).await;
+        report.phases.push(row(
+            "settle (until nothing moves)",
+            settle_seconds,
+            &converged,
+            &settle_end,
+            &samples,
+        ));
+        let mut quiet = quiet::run(
+            client,
+            &operator,
+            &namespace_set,
+            Duration::from_secs(options.quiet_seconds),
+        )
+        .await?;
+        quiet.settle_seconds = settle_seconds;
+        quiet.settled = settled;
+        let quiet_end = mark(client, epoch, Some(&operator)).await;
+        report.phases.push(row(
+            "**quiet**",
+            quiet.seconds,
+            &settle_end,
+            &quiet_end,
+            &samples,
+        ));
+        report.quiet = quiet;
+        quiet_end
+    };
+    report.quiet.skipped = options.skip_quiet;
 
     // 4. Platform change.
     let platform = platform::run(
@@ -384,22 +397,24 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.platform_change = platform;
 
     // 5. Cleanup.
-    let cleanup = cleanup::run(
-        client,
-        &namespace_set,
-        options.interval(),
-        options.timeout(),
-    )
-    .await?;
-    let cleanup_end = mark(client, epoch, Some(&operator)).await;
-    report.phases.push(row(
-        "**cleanup** (Apps deleted → children collected)",
-        cleanup.seconds,
-        &platform_end,
-        &cleanup_end,
-        &samples,
-    ));
-    report.cleanup = cleanup;
+    if !options.skip_cleanup {
+        let cleanup = cleanup::run(
+            client,
+            &namespace_set,
+            options.interval(),
+            options.timeout(),
+        )
+        .await?;
+        let cleanup_end = mark(client, epoch, Some(&operator)).await;
+        report.phases.push(row(
+            "**cleanup** (Apps deleted → children collected)",
+            cleanup.seconds,
+            &platform_end,
+            &cleanup_end,
+            &samples,
+        ));
+        report.cleanup = cleanup;
+    }
 
     // 6. Report.
     report.memory.vm_hwm_kib = operator.status_kib("VmHWM");
