@@ -933,6 +933,59 @@ async fn a_new_app_with_generated_secrets_is_told_in_one_event() {
 }
 
 #[tokio::test]
+async fn a_secret_the_cache_does_not_show_is_found_by_the_create_and_its_values_kept() {
+    let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
+    let mut harness = Harness::new(app(&yaml));
+    let secret_path = child_paths("my-application")[1].clone();
+    harness.cluster.objects.insert(
+        secret_path.clone(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-application", "namespace": "shop", "resourceVersion": "4", "ownerReferences": [{"apiVersion": "baseplate.dev/v1alpha1", "kind": "App", "name": "my-application", "uid": APP_UID, "controller": true}]}, "data": {"SESSION_KEY": "b2xk"}}),
+    );
+    let (result, calls) = harness.run().await;
+    assert!(result.is_ok(), "{result:?}");
+    let secret_calls: Vec<&Call> = calls.iter().filter(|c| c.path == secret_path).collect();
+    // Created blind with fresh values: refused. Read, then applied with the value it had.
+    let last = secret_calls.last().unwrap();
+    assert_eq!(last.method, "PATCH");
+    assert_eq!(
+        last.body["data"]["SESSION_KEY"], "b2xk",
+        "{secret_calls:#?}"
+    );
+    assert!(secret_calls.iter().any(|c| c.method == "GET"));
+    assert!(
+        !events(&calls).iter().any(|(r, _)| r.starts_with("Secret")),
+        "nothing was generated"
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_secret_the_cache_does_not_show_blocks_the_app() {
+    let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
+    let mut harness = Harness::new(app(&yaml));
+    let secret_path = child_paths("my-application")[1].clone();
+    harness.cluster.objects.insert(
+        secret_path.clone(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-application", "namespace": "shop", "resourceVersion": "4"}, "data": {"SESSION_KEY": "b2xk"}}),
+    );
+    let (result, calls) = harness.run().await;
+    assert_eq!(result, Ok(Action::requeue(Duration::from_secs(30))));
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.is("PATCH", &secret_path))
+            .all(|c| c.body["metadata"]["resourceVersion"] == CREATE_ONLY_VERSION),
+        "the foreign Secret was written to"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.path == child_paths("my-application")[2])
+    );
+    let status = written_status(&calls, "my-application");
+    assert_eq!(condition(&status, "Degraded").reason, "NameConflict");
+}
+
+#[tokio::test]
 async fn fresh_values_never_overwrite_a_secret_that_appeared_unseen() {
     let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
     let mut harness = Harness::new(app(&yaml));
@@ -1102,6 +1155,27 @@ async fn switching_to_autoscaling_hands_the_replica_count_over_first() {
         writes[1].query
     );
     assert!(writes[1].body["spec"].get("replicas").is_none());
+}
+
+#[tokio::test]
+async fn an_autoscaler_just_created_but_not_yet_cached_needs_no_handover() {
+    // The API server defaults spec.replicas to 1 on the new Deployment, which the cache shows
+    // before the new autoscaler.
+    let (_, calls) = two_reconciles(REFERENCE, true, Duration::ZERO, |watches, _| {
+        let hpa = cached_autoscaler(watches);
+        watches
+            .horizontal_pod_autoscalers
+            .apply_watcher_event(&watcher::Event::Delete(hpa));
+        let event = edited_deployment(watches, |d| {
+            d.spec.get_or_insert_default().replicas = Some(1);
+        });
+        watches.deployments.apply_watcher_event(&event);
+    })
+    .await;
+    assert!(
+        !calls.iter().any(|c| c.query.contains("handover")),
+        "{calls:#?}"
+    );
 }
 
 #[tokio::test]

@@ -202,7 +202,17 @@ fn replicas_to_hand_over(ctx: &Context, app: &App, children: &Children) -> Optio
             .spec
             .as_ref()
             .is_some_and(|s| s.replicas.is_none());
-    let had_autoscaler = cached(&ctx.children.horizontal_pod_autoscalers, app).is_some();
+    // Applied moments ago counts too: the cache may not show it yet.
+    let had_autoscaler = cached(&ctx.children.horizontal_pod_autoscalers, app).is_some()
+        || ctx
+            .memory
+            .lock()
+            .expect("lock")
+            .applied
+            .contains_key(&child_key(
+                &app.namespace().unwrap_or_default(),
+                &format!("HorizontalPodAutoscaler/{}", app.name_any()),
+            ));
     let running = cached(&ctx.children.deployments, app).filter(|d| owned_by(&d.metadata, app))?;
     (wants_autoscaler && !had_autoscaler).then(|| running.spec.as_ref()?.replicas)?
 }

@@ -147,15 +147,27 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         Err(error) => return reject(app, ctx, error).await,
     };
 
-    let Some((secrets, generated)) = secret_state(app, ctx).await? else {
-        let conflict = Degradation::NameConflict(format!(
-            "Secret/{name} already exists and is not owned by this App, so Baseplate applies nothing: the pods would read values it does not control. Baseplate creates the App's Secret itself; copy out any values you need, delete the Secret, and patch supplied values into the one Baseplate creates",
-            name = app.name_any()
-        ));
-        return block(app, ctx, conflict, Outcome::Conflict).await;
+    // The Secret is presumed absent while the cache shows none; if the create finds one
+    // after all, it is read and everything rendered again, once.
+    let mut read_secret_first = false;
+    let (secrets, generated, children, mut report) = loop {
+        let Some((secrets, generated)) = secret_state(app, ctx, read_secret_first).await? else {
+            let conflict = Degradation::NameConflict(format!(
+                "Secret/{name} already exists and is not owned by this App, so Baseplate applies nothing: the pods would read values it does not control. Baseplate creates the App's Secret itself; copy out any values you need, delete the Secret, and patch supplied values into the one Baseplate creates",
+                name = app.name_any()
+            ));
+            return block(app, ctx, conflict, Outcome::Conflict).await;
+        };
+        let children = render::build(app, &settings, &secrets)?;
+        match children::sync(ctx, app, &children, !generated.is_empty()).await {
+            Err(Error::AppearedUnseen { child })
+                if child.starts_with("Secret/") && !read_secret_first =>
+            {
+                read_secret_first = true;
+            }
+            report => break (secrets, generated, children, report?),
+        }
     };
-    let children = render::build(app, &settings, &secrets)?;
-    let mut report = children::sync(ctx, app, &children, !generated.is_empty()).await?;
     if let Some(secret) = report.secret.take() {
         remember_secret(app, ctx, secret);
     }
@@ -250,6 +262,7 @@ async fn block(
 async fn secret_state(
     app: &App,
     ctx: &Context,
+    read_first: bool,
 ) -> Result<Option<(SecretState, Vec<String>)>, Error> {
     if app
         .spec
@@ -259,7 +272,12 @@ async fn secret_state(
     {
         return Ok(Some((SecretState::default(), Vec::new())));
     }
-    let mut state = match remembered_secret(app, ctx) {
+    let known = if read_first {
+        None
+    } else {
+        remembered_secret(app, ctx)
+    };
+    let mut state = match known {
         Some(state) => state,
         None => match read_secret(app, ctx).await? {
             Some(state) => state,
@@ -271,12 +289,16 @@ async fn secret_state(
 }
 
 /// The Secret's values as last read or written, if the cache shows that same version (or
-/// shows nothing yet, moments after Baseplate created it).
+/// shows nothing yet, moments after Baseplate created it); none while the cache shows no
+/// Secret and nothing is remembered: a new App's Secret is created, not looked for (a
+/// create never overwrites one that exists, see `children::CREATE_ONLY_VERSION`).
 fn remembered_secret(app: &App, ctx: &Context) -> Option<SecretState> {
     let cached = children::cached(&ctx.children.secrets, app);
     let key = secret_key(app);
     let memory = ctx.memory.lock().expect("lock");
-    let remembered = memory.secrets.get(&key)?;
+    let Some(remembered) = memory.secrets.get(&key) else {
+        return cached.is_none().then(SecretState::default);
+    };
     let current = match &cached {
         Some(meta) => {
             meta.metadata.resource_version.is_some()
