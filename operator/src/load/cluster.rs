@@ -313,7 +313,8 @@ pub fn platform_manifest(pre_stop_seconds: i64) -> Value {
     })
 }
 
-pub async fn create_platform(client: &Client, pre_stop_seconds: i64) -> anyhow::Result<()> {
+/// Creates the load Platform or changes its preStop default.
+pub async fn apply_platform(client: &Client, pre_stop_seconds: i64) -> anyhow::Result<()> {
     Api::<Platform>::all(client.clone())
         .patch(
             PLATFORM_NAME,
@@ -321,7 +322,7 @@ pub async fn create_platform(client: &Client, pre_stop_seconds: i64) -> anyhow::
             &Patch::Apply(&platform_manifest(pre_stop_seconds)),
         )
         .await
-        .context("creating the load Platform")?;
+        .context("applying the load Platform")?;
     Ok(())
 }
 

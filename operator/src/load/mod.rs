@@ -5,7 +5,8 @@
 //! 2. convergence — the namespaces made anew, the operator started, the Apps created, timed
 //!    until every App has all its children and a current status;
 //! 3. quiet — a minute of nothing, in which the operator must write nothing;
-//! 4. Platform change — `preStopSleepSeconds: 15` reaches every Deployment;
+//! 4. Platform change — the load Platform (there from the start, with the built-in
+//!    `preStopSleepSeconds: 10`) is changed to 15, timed until it reaches every Deployment;
 //! 5. cleanup — the Apps deleted, timed until garbage collection removed their children;
 //! 6. report — phase timings, the operator's memory, reconciles, requests and errors, the
 //!    targets, as a table and a JSON file.
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use kube::Client;
+use kube::{Client, ResourceExt};
 
 use measure::MetricsSnapshot;
 use process::{Operator, Samples};
@@ -233,6 +234,8 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     );
     cluster::install_crds(client, &options.crds).await?;
     cluster::delete_platform(client).await?;
+    // The Platform change edits a Platform that exists, as an SRE would.
+    cluster::apply_platform(client, workload::INITIAL_PRE_STOP_SECONDS).await?;
     let deleted = cluster::delete_namespaces(client, namespaces, options.timeout()).await?;
     cluster::create_namespaces(client, namespaces).await?;
     cluster::wait_out_live_lookups(deleted).await;
@@ -377,12 +380,14 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.quiet.skipped = options.skip_quiet;
 
     // 4. Platform change.
+    let expected: HashSet<(String, String)> = apps
+        .iter()
+        .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
+        .collect();
     let platform = platform::run(
         client,
-        &namespace_set,
-        options.apps,
+        expected,
         options.pre_stop_seconds,
-        options.interval(),
         options.timeout(),
     )
     .await?;

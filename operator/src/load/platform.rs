@@ -1,19 +1,20 @@
-//! Phase 4: one Platform change reaches every App. A Platform with
-//! `defaults.preStopSleepSeconds: 15` (selecting the load namespaces) is created, and every
-//! second one LIST of the Deployments counts those whose containers all sleep 15 s in preStop.
+//! Phase 4: one Platform change reaches every App. The load Platform's
+//! `defaults.preStopSleepSeconds` is changed, and a watch on the load Deployments (opened
+//! before the change) tells the moment the last of them has every container sleeping that
+//! long in preStop. A watch, not LIST polls: polls would load the API server being measured
+//! and round the time up to the poll interval.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, ListParams};
-use kube::core::PartialObjectMeta;
-use kube::{Client, ResourceExt};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
 
-use super::cluster::{children_selector, create_platform, poll};
+use super::cluster::{apply_platform, children_selector};
 use super::report::PlatformChange;
 
-/// Whether every container of the Deployment's pod template sleeps `seconds` in preStop.
 pub fn has_pre_stop_sleep(deployment: &Deployment, seconds: i64) -> bool {
     let containers = deployment
         .spec
@@ -31,74 +32,95 @@ pub fn has_pre_stop_sleep(deployment: &Deployment, seconds: i64) -> bool {
         })
 }
 
+/// Which of the expected Deployments carry the new preStop, from what the watch delivers.
+#[derive(Debug, Default)]
+pub struct Rollout {
+    expected: HashSet<(String, String)>,
+    updated: HashSet<(String, String)>,
+    pre_stop_seconds: i64,
+}
+
+impl Rollout {
+    pub fn new(expected: HashSet<(String, String)>, pre_stop_seconds: i64) -> Self {
+        Self {
+            expected,
+            updated: HashSet::new(),
+            pre_stop_seconds,
+        }
+    }
+
+    /// Takes in one Deployment as the watch delivers it; true once all expected carry it.
+    pub fn observe(&mut self, deployment: &Deployment) -> bool {
+        let key = (
+            deployment.namespace().unwrap_or_default(),
+            deployment.name_any(),
+        );
+        if self.expected.contains(&key) {
+            if has_pre_stop_sleep(deployment, self.pre_stop_seconds) {
+                self.updated.insert(key);
+            } else {
+                self.updated.remove(&key);
+            }
+        }
+        self.done()
+    }
+
+    pub fn done(&self) -> bool {
+        self.updated.len() >= self.expected.len()
+    }
+
+    pub fn updated(&self) -> usize {
+        self.updated.len()
+    }
+}
+
 pub async fn run(
     client: &Client,
-    namespaces: &HashSet<String>,
-    expected: usize,
+    expected: HashSet<(String, String)>,
     pre_stop_seconds: i64,
-    interval: Duration,
     timeout: Duration,
 ) -> anyhow::Result<PlatformChange> {
     let api = Api::<Deployment>::all(client.clone());
-    let selector = children_selector();
-    let generations =
-        |list: Vec<PartialObjectMeta<Deployment>>| -> BTreeMap<(String, String), i64> {
-            list.into_iter()
-                .filter(|d| d.namespace().is_some_and(|ns| namespaces.contains(&ns)))
-                .map(|d| {
-                    (
-                        (d.namespace().unwrap_or_default(), d.name_any()),
-                        d.metadata.generation.unwrap_or(0),
-                    )
-                })
-                .collect()
-        };
-    let before = generations(
-        api.list_metadata(&ListParams::default().labels(&selector))
-            .await?
-            .items,
-    );
-    let started = Instant::now();
-    create_platform(client, pre_stop_seconds).await?;
-    let mut last_progress = Instant::now();
-    let deployments = poll("Platform change", interval, timeout, async || {
-        // A metadata LIST is cheap; the full one (pod templates and all) is read only once
-        // every Deployment's spec has changed since the Platform came, to check what changed.
-        let moved = generations(
-            api.list_metadata(&ListParams::default().labels(&selector))
-                .await?
-                .items,
-        )
-        .iter()
-        .filter(|(key, generation)| before.get(*key).is_none_or(|g| *generation > g))
-        .count();
-        let updated = if moved >= expected {
-            api.list(&ListParams::default().labels(&selector))
-                .await?
-                .items
-                .iter()
-                .filter(|d| d.namespace().is_some_and(|ns| namespaces.contains(&ns)))
-                .filter(|d| has_pre_stop_sleep(d, pre_stop_seconds))
-                .count()
-        } else {
-            0
-        };
-        if last_progress.elapsed() >= Duration::from_secs(10) {
-            last_progress = Instant::now();
-            tracing::info!(
-                moved,
-                updated,
-                of = expected,
-                elapsed = started.elapsed().as_secs(),
-                "Platform change"
-            );
+    let config = watcher::Config::default().labels(&children_selector());
+    let mut events = watcher(api, config).boxed();
+    // The watch is open (its initial list delivered) before the Platform changes.
+    while let Some(event) = events.try_next().await? {
+        if matches!(event, watcher::Event::InitDone) {
+            break;
         }
-        Ok((updated >= expected).then_some(updated))
-    })
-    .await?;
+    }
+    let mut rollout = Rollout::new(expected, pre_stop_seconds);
+    let started = Instant::now();
+    apply_platform(client, pre_stop_seconds).await?;
+    let mut last_progress = Instant::now();
+    let watching = async {
+        while let Some(event) = events.try_next().await? {
+            let done = match &event {
+                watcher::Event::Apply(d) | watcher::Event::InitApply(d) => rollout.observe(d),
+                _ => rollout.done(),
+            };
+            if done {
+                return Ok::<_, anyhow::Error>(());
+            }
+            if last_progress.elapsed() >= Duration::from_secs(10) {
+                last_progress = Instant::now();
+                tracing::info!(
+                    updated = rollout.updated(),
+                    elapsed = started.elapsed().as_secs(),
+                    "Platform change"
+                );
+            }
+        }
+        anyhow::bail!("the Deployment watch ended")
+    };
+    tokio::time::timeout(timeout, watching)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("Platform change: not every Deployment updated in {timeout:?}")
+        })??;
     Ok(PlatformChange {
         seconds: started.elapsed().as_secs_f64(),
-        deployments,
+        deployments: rollout.updated(),
     })
 }
 
@@ -108,11 +130,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_rollout_is_done_when_every_expected_deployment_carries_the_new_pre_stop() {
+        let children = workload::render_all(&workload::apps(2, 1)).unwrap();
+        let expected: HashSet<(String, String)> = children
+            .iter()
+            .map(|c| {
+                (
+                    c.deployment.namespace().unwrap_or_default(),
+                    c.deployment.name_any(),
+                )
+            })
+            .collect();
+        let mut rollout = Rollout::new(expected, workload::INITIAL_PRE_STOP_SECONDS);
+        assert!(!rollout.observe(&children[0].deployment));
+        let mut stranger = children[1].deployment.clone();
+        stranger.metadata.name = Some("not-a-load-app".into());
+        assert!(
+            !rollout.observe(&stranger),
+            "only expected Deployments count"
+        );
+        assert!(rollout.observe(&children[1].deployment));
+        assert_eq!(rollout.updated(), 2);
+    }
+
+    #[test]
+    fn a_deployment_changed_back_no_longer_counts() {
+        let children = workload::render_all(&workload::apps(1, 1)).unwrap();
+        let mut deployment = children[0].deployment.clone();
+        let key = (
+            deployment.namespace().unwrap_or_default(),
+            deployment.name_any(),
+        );
+        let mut rollout = Rollout::new(HashSet::from([key]), workload::INITIAL_PRE_STOP_SECONDS);
+        assert!(rollout.observe(&deployment));
+        deployment
+            .spec
+            .as_mut()
+            .unwrap()
+            .template
+            .spec
+            .as_mut()
+            .unwrap()
+            .containers[0]
+            .lifecycle = None;
+        assert!(!rollout.observe(&deployment));
+    }
+
+    #[test]
     fn reads_the_pre_stop_sleep() {
         let children = workload::render_all(&workload::apps(1, 1)).unwrap();
         let mut deployment = children[0].deployment.clone();
         // The built-in default.
-        assert!(has_pre_stop_sleep(&deployment, 10));
+        assert!(has_pre_stop_sleep(
+            &deployment,
+            workload::INITIAL_PRE_STOP_SECONDS
+        ));
         assert!(!has_pre_stop_sleep(&deployment, 15));
         fn container(d: &mut Deployment) -> &mut k8s_openapi::api::core::v1::Container {
             &mut d

@@ -13,6 +13,10 @@ pub const LOAD_LABEL: &str = "baseplate-load";
 pub const BASELINE_MANAGER: &str = "baseplate-load-baseline";
 /// Field manager of the Apps and the Platform the harness writes.
 pub const HARNESS_MANAGER: &str = "baseplate-load";
+/// preStopSleepSeconds of the load Platform until the Platform change: the built-in default,
+/// so the Platform exists from the start (as in a cluster run by SREs) and changes nothing
+/// the baseline renders.
+pub const INITIAL_PRE_STOP_SECONDS: i64 = 10;
 /// The generated secret key every load App declares, so the Secret path is exercised.
 pub const SECRET_KEY: &str = "SESSION_KEY";
 
