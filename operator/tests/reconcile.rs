@@ -9,6 +9,7 @@ use std::time::Duration;
 use baseplate_crd::{App, AppStatus, Platform};
 use baseplate_operator::controller::children::{CACHE_LAG_ALLOWANCE, CREATE_ONLY_VERSION};
 use baseplate_operator::controller::context::{ChildStores, Context, Settings};
+use baseplate_operator::controller::events::EventQueue;
 use baseplate_operator::controller::reconcile::reconcile;
 use baseplate_operator::metrics::Metrics;
 use http::{Request, Response, StatusCode};
@@ -251,13 +252,13 @@ impl Harness {
         .into_response_partial();
         let ctx = Arc::new(Context {
             client: client.clone(),
-            recorder: Recorder::new(
+            events: EventQueue::spawn(Recorder::new(
                 client,
                 Reporter {
                     controller: "baseplate".into(),
                     instance: Some("test".into()),
                 },
-            ),
+            )),
             metrics: Arc::new(Metrics::default()),
             apps: store_of(vec![DeserializeGuard(Ok(self.app.clone()))]),
             platforms: store_of(self.platforms),
@@ -800,13 +801,13 @@ async fn two_reconciles(
     let mut settled = app(yaml);
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(
+        events: EventQueue::spawn(Recorder::new(
             client,
             Reporter {
                 controller: "baseplate".into(),
                 instance: Some("test".into()),
             },
-        ),
+        )),
         metrics: Arc::new(Metrics::default()),
         apps: store_of(vec![]),
         platforms: store_of(vec![]),
@@ -823,6 +824,7 @@ async fn two_reconciles(
     reconcile(Arc::new(DeserializeGuard(Ok(settled.clone()))), ctx.clone())
         .await
         .unwrap();
+    ctx.events.flushed().await;
     let first = std::mem::take(&mut *calls.lock().unwrap());
     assert_eq!(
         events(&first).first().map(|e| e.0.as_str()),
@@ -1231,13 +1233,13 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
     let client = Client::new(service, "shop");
     let ctx = Context {
         client: client.clone(),
-        recorder: Recorder::new(
+        events: EventQueue::spawn(Recorder::new(
             client,
             Reporter {
                 controller: "baseplate".into(),
                 instance: None,
             },
-        ),
+        )),
         metrics: Arc::new(Metrics::default()),
         apps: store_of(vec![]),
         platforms: store_of(vec![]),

@@ -14,10 +14,10 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
+use super::events::EventQueue;
 use crate::metrics::Metrics;
 
 /// Metadata-only caches of Baseplate's children (label-filtered), so memory stays small: the
@@ -87,7 +87,7 @@ pub struct Settings {
 
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    pub events: EventQueue,
     pub metrics: Arc<Metrics>,
     pub apps: Store<DeserializeGuard<App>>,
     pub platforms: Store<Platform>,

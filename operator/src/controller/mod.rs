@@ -3,6 +3,7 @@
 pub mod children;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod reconcile;
 pub mod status;
 pub mod triggers;
@@ -241,7 +242,7 @@ async fn run_controller(
     };
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(client.clone(), reporter),
+        events: events::EventQueue::spawn(Recorder::new(client.clone(), reporter)),
         metrics: metrics.clone(),
         apps: apps.clone(),
         platforms: platforms.clone(),
@@ -256,6 +257,7 @@ async fn run_controller(
         generate_secret: crate::offline::random_secret_value,
     });
 
+    let ctx_events = ctx.events.clone();
     // Keep the Apps-by-condition gauge current, and forget what was remembered of deleted Apps.
     let housekeeping = {
         let ctx = ctx.clone();
@@ -318,6 +320,8 @@ async fn run_controller(
         .await;
     housekeeping.abort();
     readiness.abort();
+    // Events still queued are written before exit, unless the API server is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(5), ctx_events.flushed()).await;
     Ok(())
 }
 

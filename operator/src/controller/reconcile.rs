@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use super::children::{self, MANAGER, Report};
 use super::context::{Context, RememberedSecret};
-use super::error::{Error, is_transient};
+use super::error::Error;
 use super::status::{self, Degradation, Observed, Rendered, Rollout};
 
 /// Longest backoff after repeated transient failures.
@@ -69,8 +69,7 @@ pub async fn reconcile(
                     "ReconcileFailed",
                     "Reconcile",
                     note,
-                )
-                .await;
+                );
             }
             Err(error)
         }
@@ -249,7 +248,7 @@ async fn block(
         rendered: None,
     };
     if write_status(app, ctx, &observed).await? {
-        publish(ctx, app, EventType::Warning, reason, "Render", message).await;
+        publish(ctx, app, EventType::Warning, reason, "Render", message);
     }
     Ok(outcome)
 }
@@ -452,7 +451,7 @@ async fn publish_events(
                 note.push_str(values);
                 told_values = true;
             }
-            publish(ctx, app, type_, reason, action, note).await;
+            publish(ctx, app, type_, reason, action, note);
         }
     }
     if generated.is_empty() || told_values {
@@ -474,17 +473,10 @@ async fn publish_events(
             format!("generated values for {}", generated.join(", ")),
         )
     };
-    publish(ctx, app, type_, reason, "Generate", note).await;
+    publish(ctx, app, type_, reason, "Generate", note);
 }
 
-async fn publish(
-    ctx: &Context,
-    app: &App,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: String,
-) {
+fn publish(ctx: &Context, app: &App, type_: EventType, reason: &str, action: &str, note: String) {
     info!(reason, %note, "event");
     let event = Event {
         type_,
@@ -493,8 +485,6 @@ async fn publish(
         action: action.into(),
         secondary: None,
     };
-    if let Err(error) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
-        // An event is a courtesy; failing to publish one must not fail the reconcile.
-        warn!(%error, retryable = is_transient(&error), "could not publish event");
-    }
+    // An event is a courtesy: queued, and failing to publish it never fails the reconcile.
+    ctx.events.publish(event, app.object_ref(&()));
 }
