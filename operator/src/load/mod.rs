@@ -50,8 +50,8 @@ pub struct Options {
     /// Requests in flight when the harness applies children or Apps.
     #[arg(long, default_value_t = 16)]
     pub apply_concurrency: usize,
-    /// The operator's `--concurrency`.
-    #[arg(long, default_value_t = 8)]
+    /// The operator's `--concurrency` (its default).
+    #[arg(long, default_value_t = 16)]
     pub operator_concurrency: u16,
     /// The operator binary (default: `baseplate` next to this binary, i.e. the release build).
     #[arg(long)]
