@@ -60,9 +60,9 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Apps reconciled at the same time. A reconcile mostly waits on the API server, so more
-    /// in flight roll a Platform change out faster; see BENCHMARKS.md.
-    #[arg(long, env = "BASEPLATE_CONCURRENCY", default_value_t = 16)]
+    /// Apps reconciled at the same time. At 1000 Apps, 16 or 32 were no faster than 8 (the
+    /// API server was the limit) and cost memory; see BENCHMARKS.md.
+    #[arg(long, env = "BASEPLATE_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
     /// Seconds between reconciles of an App when nothing changes (plus up to 10% jitter).
     #[arg(long, env = "BASEPLATE_RESYNC_SECONDS", default_value_t = 600)]

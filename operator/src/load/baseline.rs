@@ -1,6 +1,7 @@
 //! Phase 1: the API server's own speed limit. Every child of every App, rendered offline,
 //! applied directly with server-side apply from one client with bounded concurrency, in the
-//! operator's order: ConfigMaps and Secrets, then Deployments (timed on their own), then the rest.
+//! operator's order: ConfigMaps and Secrets, then Deployments (timed on their own), then the rest;
+//! then the Deployments once more, as the Platform change will have the operator update them.
 
 use std::time::Instant;
 
@@ -30,6 +31,7 @@ pub fn passes(children: &[Children]) -> [Vec<Value>; 3] {
 pub async fn run(
     client: &Client,
     children: &[Children],
+    updated_deployments: Vec<Value>,
     concurrency: usize,
 ) -> anyhow::Result<Baseline> {
     let [config, deployments, rest] = passes(children);
@@ -61,12 +63,22 @@ pub async fn run(
         seconds = total_seconds,
         "baseline: every child applied"
     );
+
+    let update_started = Instant::now();
+    let count = apply_all(client, updated_deployments, BASELINE_MANAGER, concurrency).await?;
+    let deployment_update_seconds = update_started.elapsed().as_secs_f64();
+    tracing::info!(
+        count,
+        seconds = deployment_update_seconds,
+        "baseline: Deployments updated as a Platform change would"
+    );
     Ok(Baseline {
         objects,
         total_seconds,
         config_seconds,
         deployment_seconds,
         rest_seconds,
+        deployment_update_seconds,
         ..Default::default()
     })
 }
@@ -75,6 +87,20 @@ pub async fn run(
 mod tests {
     use super::super::workload;
     use super::*;
+
+    #[test]
+    fn the_platform_change_moves_only_what_the_pre_stop_drives() {
+        let apps = workload::apps(2, 1);
+        let before = passes(&workload::render_all(&apps).unwrap())[1].clone();
+        let after = workload::deployments_after_platform_change(&apps, 15).unwrap();
+        assert_eq!(before.len(), after.len());
+        let pod = |d: &Value| d["spec"]["template"]["spec"].clone();
+        let sleep =
+            |d: &Value| pod(d)["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"].clone();
+        assert_eq!(sleep(&before[0]), workload::INITIAL_PRE_STOP_SECONDS);
+        assert_eq!(sleep(&after[0]), 15);
+        assert_eq!(before[0]["metadata"], after[0]["metadata"]);
+    }
 
     #[test]
     fn passes_follow_the_operators_order() {

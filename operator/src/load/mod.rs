@@ -51,7 +51,7 @@ pub struct Options {
     #[arg(long, default_value_t = 16)]
     pub apply_concurrency: usize,
     /// The operator's `--concurrency` (its default).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     pub operator_concurrency: u16,
     /// The operator binary (default: `baseplate` next to this binary, i.e. the release build).
     #[arg(long)]
@@ -246,7 +246,8 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     let children = workload::render_all(&apps)?;
     let render_seconds = render_started.elapsed().as_secs_f64();
     let before = mark(client, epoch, None).await;
-    let mut baseline = baseline::run(client, &children, options.apply_concurrency).await?;
+    let updated = workload::deployments_after_platform_change(&apps, options.pre_stop_seconds)?;
+    let mut baseline = baseline::run(client, &children, updated, options.apply_concurrency).await?;
     baseline.render_seconds = render_seconds;
     let after = mark(client, epoch, None).await;
     // The parts of the baseline are timed inside it; counters cover the whole.
@@ -268,6 +269,10 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.phases.push(part(
         "baseline: Services, HPAs, PDBs, Ingresses",
         baseline.rest_seconds,
+    ));
+    report.phases.push(part(
+        "baseline: Deployments updated (preStop, as the Platform change)",
+        baseline.deployment_update_seconds,
     ));
     report.phases.push(row(
         "**baseline total**",

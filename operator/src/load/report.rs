@@ -45,6 +45,9 @@ pub struct Baseline {
     pub config_seconds: f64,
     pub deployment_seconds: f64,
     pub rest_seconds: f64,
+    /// The same Deployments applied again with the Platform change's preStop: the API
+    /// server's own speed for the updates a Platform change makes (not a target; context).
+    pub deployment_update_seconds: f64,
     /// Deleting the baseline's namespaces (everything in them) and making them anew, then
     /// waiting out the API server's live namespace lookups (30 s after the deletion).
     pub reset_seconds: f64,

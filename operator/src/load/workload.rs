@@ -79,13 +79,36 @@ pub fn secret_state(app: &App) -> SecretState {
 /// The children of every App with only the built-in defaults, as the operator would render
 /// them for an App without a UID (so without owner references).
 pub fn render_all(apps: &[App]) -> anyhow::Result<Vec<Children>> {
-    let platform = EffectivePlatform::builtin_only();
+    render_all_with(apps, &EffectivePlatform::builtin_only())
+}
+
+/// The children of every App under `platform`.
+pub fn render_all_with(
+    apps: &[App],
+    platform: &EffectivePlatform,
+) -> anyhow::Result<Vec<Children>> {
     apps.iter()
         .map(|app| {
-            baseplate_crd::render(app, &platform, &secret_state(app))
+            baseplate_crd::render(app, platform, &secret_state(app))
                 .map_err(|e| anyhow::anyhow!("rendering {:?}: {e}", app.meta().name))
         })
         .collect()
+}
+
+/// The Deployments of every App once the load Platform's preStop is `pre_stop_seconds`:
+/// what the Platform change makes the operator apply.
+pub fn deployments_after_platform_change(
+    apps: &[App],
+    pre_stop_seconds: i64,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let platform: baseplate_crd::Platform =
+        serde_json::from_value(super::cluster::platform_manifest(pre_stop_seconds))?;
+    let namespace_labels = BTreeMap::from([(LOAD_LABEL.to_string(), "true".to_string())]);
+    let effective = EffectivePlatform::select([&platform], &namespace_labels);
+    Ok(render_all_with(apps, &effective)?
+        .into_iter()
+        .map(|c| serde_json::to_value(&c.deployment))
+        .collect::<Result<_, _>>()?)
 }
 
 /// The App as the harness applies it: apiVersion, kind, metadata and spec, nothing else.
