@@ -1126,6 +1126,12 @@ async fn a_hand_edit_is_put_back_and_reported_as_drift() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].0, "DriftCorrected");
     assert!(events[0].1.contains("Deployment/my-application"));
+    // Names the child too, so drift on another child later is its own event, not a repeat.
+    let posted = calls
+        .iter()
+        .find(|c| c.method == "POST" && c.body["reason"] == "DriftCorrected")
+        .unwrap();
+    assert_eq!(posted.body["related"]["kind"], "Deployment");
 }
 
 #[tokio::test]

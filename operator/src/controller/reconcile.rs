@@ -9,7 +9,7 @@ use std::time::Duration;
 use baseplate_crd::{
     App, AppStatus, EffectivePlatform, RenderError, SecretState, policy, render, resolve,
 };
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
@@ -442,6 +442,21 @@ async fn publish_events(
     for (type_, reason, action, verb, items) in lists {
         // A lasting problem is told once, when the status first reports it, not every reconcile.
         let lasting = reason == "NameConflict" || reason == "ApplyFailed";
+        if reason == "DriftCorrected" {
+            for item in items {
+                let related = child_reference(app, item);
+                publish_about(
+                    ctx,
+                    app,
+                    related,
+                    type_,
+                    reason,
+                    action,
+                    format!("{verb} {item}"),
+                );
+            }
+            continue;
+        }
         if !items.is_empty() && (status_changed || !lasting) {
             let mut note = format!("{verb} {}", items.join(", "));
             // One event for a new App: its children and its first secret values together.
@@ -476,14 +491,49 @@ async fn publish_events(
     publish(ctx, app, type_, reason, "Generate", note);
 }
 
+/// A reference to the App's child named by a `Kind/name` label.
+fn child_reference(app: &App, label: &str) -> Option<ObjectReference> {
+    let (kind, name) = label.split_once('/')?;
+    let api_version = match kind {
+        "Deployment" => "apps/v1",
+        "HorizontalPodAutoscaler" => "autoscaling/v2",
+        "PodDisruptionBudget" => "policy/v1",
+        "Ingress" => "networking.k8s.io/v1",
+        _ => "v1",
+    };
+    Some(ObjectReference {
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        name: Some(name.into()),
+        namespace: app.namespace(),
+        ..Default::default()
+    })
+}
+
 fn publish(ctx: &Context, app: &App, type_: EventType, reason: &str, action: &str, note: String) {
+    publish_about(ctx, app, None, type_, reason, action, note);
+}
+
+/// An event about the App that also names the child it concerns (`related`). The recorder
+/// folds repeats of the same reason about the same objects into one event with a count and
+/// the first note, so drift on two children at different times must name each child to be
+/// seen.
+fn publish_about(
+    ctx: &Context,
+    app: &App,
+    related: Option<ObjectReference>,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
     info!(reason, %note, "event");
     let event = Event {
         type_,
         reason: reason.into(),
         note: Some(note),
         action: action.into(),
-        secondary: None,
+        secondary: related,
     };
     // An event is a courtesy: queued, and failing to publish it never fails the reconcile.
     ctx.events.publish(event, app.object_ref(&()));
