@@ -53,9 +53,6 @@ pub struct Report {
     /// The Deployment with its status: as the API server answered the apply, or as cached
     /// when nothing had to be applied.
     pub deployment: Option<Deployment>,
-    /// The cache does not show the Deployment as last applied yet, so neither is its
-    /// rollout known.
-    pub deployment_awaits_cache: bool,
     /// The Secret as the API server answered its apply.
     pub secret: Option<Secret>,
 }
@@ -74,6 +71,14 @@ enum Change {
 }
 
 impl Report {
+    /// The cache does not show the Deployment as last applied yet, so neither is its rollout
+    /// known.
+    pub fn deployment_awaits_cache(&self) -> bool {
+        self.awaiting_cache
+            .iter()
+            .any(|label| label.starts_with("Deployment/"))
+    }
+
     fn record(&mut self, label: String, change: Change) {
         match change {
             Change::None => {}
@@ -149,7 +154,6 @@ pub async fn sync(
         SyncOptions::default(),
     )
     .await?;
-    report.deployment_awaits_cache = change == Change::AwaitingCache;
     report.record(label, change);
     report.deployment =
         applied.or_else(|| cached(&stores.deployments, app).map(|d| d.as_ref().clone()));

@@ -205,12 +205,12 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     };
     // A status computed while the cache runs behind Baseplate's own apply of the Deployment
     // would describe the rollout as it was, and be written again moments later.
-    let status_changed = if !report.deployment_awaits_cache {
+    let status_changed = if !report.deployment_awaits_cache() {
         write_status(app, ctx, &observed).await?
     } else {
         false
     };
-    publish_events(app, ctx, &report, &generated, status_changed).await;
+    publish_events(app, ctx, &report, &generated, status_changed);
     ctx.metrics.record_writes(&report);
     Ok(if !report.conflicts.is_empty() {
         Outcome::Conflict
@@ -376,7 +376,7 @@ async fn write_status(app: &App, ctx: &Context, observed: &Observed) -> Result<b
     Ok(true)
 }
 
-async fn publish_events(
+fn publish_events(
     app: &App,
     ctx: &Context,
     report: &Report,

@@ -163,7 +163,12 @@ mod tests {
         );
         let mut rollout = Rollout::new(HashSet::from([key]), workload::INITIAL_PRE_STOP_SECONDS);
         assert!(rollout.observe(&deployment));
-        deployment
+        container(&mut deployment).lifecycle = None;
+        assert!(!rollout.observe(&deployment));
+    }
+
+    fn container(d: &mut Deployment) -> &mut k8s_openapi::api::core::v1::Container {
+        &mut d
             .spec
             .as_mut()
             .unwrap()
@@ -172,8 +177,6 @@ mod tests {
             .as_mut()
             .unwrap()
             .containers[0]
-            .lifecycle = None;
-        assert!(!rollout.observe(&deployment));
     }
 
     #[test]
@@ -186,17 +189,6 @@ mod tests {
             workload::INITIAL_PRE_STOP_SECONDS
         ));
         assert!(!has_pre_stop_sleep(&deployment, 15));
-        fn container(d: &mut Deployment) -> &mut k8s_openapi::api::core::v1::Container {
-            &mut d
-                .spec
-                .as_mut()
-                .unwrap()
-                .template
-                .spec
-                .as_mut()
-                .unwrap()
-                .containers[0]
-        }
         let lifecycle = container(&mut deployment).lifecycle.as_mut().unwrap();
         lifecycle
             .pre_stop
