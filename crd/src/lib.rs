@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod app;
 pub mod builtin;
+pub mod child;
 pub mod crds;
 pub mod error;
 pub mod labels;
@@ -18,6 +19,7 @@ pub mod secrets;
 pub mod status;
 
 pub use app::{App, AppSpec};
+pub use child::{ChildKind, ChildObject, ChildRef};
 pub use error::{FieldError, RenderError};
 pub use platform::{Platform, PlatformSpec};
 pub use render::{Children, render};

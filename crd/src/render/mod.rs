@@ -19,6 +19,7 @@ use kube::Resource;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::child::{ChildObject, ChildRef};
 use crate::error::RenderError;
 use crate::labels;
 use crate::policy;
@@ -58,18 +59,40 @@ impl Children {
         values
     }
 
+    /// Every present child, in apply order.
+    pub fn refs(&self) -> Vec<ChildRef> {
+        let Children {
+            config_map,
+            secret,
+            deployment,
+            service,
+            horizontal_pod_autoscaler,
+            pod_disruption_budget,
+            ingress,
+        } = self;
+        let mut refs = vec![
+            child_ref(config_map),
+            child_ref(secret),
+            child_ref(deployment),
+        ];
+        refs.extend(service.as_ref().map(child_ref));
+        refs.extend(horizontal_pod_autoscaler.as_ref().map(child_ref));
+        refs.extend(pod_disruption_budget.as_ref().map(child_ref));
+        refs.extend(ingress.as_ref().map(child_ref));
+        refs
+    }
+
     /// `Kind/name` of every present child, in apply order.
     pub fn names(&self) -> Vec<String> {
-        self.to_values()
-            .iter()
-            .map(|v| {
-                format!(
-                    "{}/{}",
-                    v["kind"].as_str().unwrap_or_default(),
-                    v["metadata"]["name"].as_str().unwrap_or_default()
-                )
-            })
-            .collect()
+        self.refs().iter().map(ChildRef::to_string).collect()
+    }
+}
+
+fn child_ref<K: ChildObject + Resource<DynamicType = ()>>(object: &K) -> ChildRef {
+    ChildRef {
+        kind: K::CHILD_KIND,
+        namespace: object.meta().namespace.clone().unwrap_or_default(),
+        name: object.meta().name.clone().unwrap_or_default(),
     }
 }
 
