@@ -14,16 +14,32 @@ use crate::platform::Platform;
 /// Every schema limit and CEL rule of the App CRD that this App breaks.
 pub fn check_app(app: &App) -> Vec<FieldError> {
     let mut errors = size_limits::<App>(app);
-    errors.extend(to_field_errors(cel::validate_cel(app)));
+    // A list or map over its schema's count limit is refused on that alone: the CEL rules'
+    // cost grows with the counts the limits bound (a rule comparing every port with every
+    // other is quadratic), so evaluating them then would be the slow path an attacker picks.
+    if !errors.iter().any(is_over_a_count_limit) {
+        errors.extend(to_field_errors(cel::validate_cel(app)));
+    }
     sorted(errors)
 }
 
 /// Every schema limit and CEL rule of the Platform CRD that this Platform breaks.
 pub fn check_platform(platform: &Platform) -> Vec<FieldError> {
     let mut errors = size_limits::<Platform>(platform);
-    errors.extend(to_field_errors(cel::validate_cel(platform)));
+    // A list or map over its schema's count limit is refused on that alone: the CEL rules'
+    // cost grows with the counts the limits bound (a rule comparing every port with every
+    // other is quadratic), so evaluating them then would be the slow path an attacker picks.
+    if !errors.iter().any(is_over_a_count_limit) {
+        errors.extend(to_field_errors(cel::validate_cel(platform)));
+    }
     sorted(errors)
 }
+
+fn is_over_a_count_limit(error: &FieldError) -> bool {
+    error.message.starts_with(TOO_MANY)
+}
+
+const TOO_MANY: &str = "Too many: ";
 
 fn size_limits<K: CustomResourceExt + Serialize>(object: &K) -> Vec<FieldError> {
     let crd = serde_json::to_value(K::crd()).expect("CRDs serialize");
@@ -51,7 +67,7 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>)
             {
                 errors.push(FieldError::new(
                     path,
-                    format!("Too many: {}: must have at most {max} items", fields.len()),
+                    format!("{TOO_MANY}{}: must have at most {max} items", fields.len()),
                 ));
             }
             for (key, field) in fields {
@@ -69,7 +85,7 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>)
             {
                 errors.push(FieldError::new(
                     path,
-                    format!("Too many: {}: must have at most {max} items", items.len()),
+                    format!("{TOO_MANY}{}: must have at most {max} items", items.len()),
                 ));
             }
             for (index, item) in items.iter().enumerate() {

@@ -84,13 +84,12 @@ pub enum ManifestError {
         index: usize,
         message: String,
     },
-    #[error(
-        "{source_name}: document {index} is a {kind}; expected an App or a Platform (apiVersion baseplate.dev/v1alpha1)"
-    )]
+    #[error("{source_name}: document {index}: {problem}")]
     UnexpectedKind {
         source_name: String,
         index: usize,
-        kind: String,
+        /// What the document is instead, and what an App or a Platform looks like.
+        problem: String,
     },
     #[error("{source_name}: {name}: {}", join(.errors))]
     Invalid {

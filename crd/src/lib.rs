@@ -17,6 +17,7 @@ pub mod render;
 pub mod resolve;
 pub mod secrets;
 pub mod status;
+pub mod yaml;
 
 pub use app::{App, AppSpec};
 pub use child::{ChildKind, ChildObject, ChildRef};

@@ -7,6 +7,7 @@ use crate::admission;
 use crate::app::App;
 use crate::error::{FieldError, ManifestError};
 use crate::platform::Platform;
+use crate::yaml;
 
 pub const API_VERSION: &str = "baseplate.dev/v1alpha1";
 
@@ -20,12 +21,11 @@ pub struct Manifests {
 /// Parses every document of a YAML stream as an App or a Platform, strictly (unknown fields are
 /// errors) and with the CRDs' CEL rules applied, as the API server would on `kubectl apply`.
 pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> {
-    let documents: Vec<Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Parse {
-            source_name: source_name.into(),
-            index: 1,
-            message: e.to_string(),
-        })?;
+    let documents = yaml::documents(text).map_err(|e| ManifestError::Parse {
+        source_name: source_name.into(),
+        index: e.document,
+        message: format!("line {}, column {}: {}", e.line, e.column, e.message),
+    })?;
     let mut manifests = Manifests::default();
     for (position, document) in documents.into_iter().enumerate() {
         let index = position + 1;
@@ -34,15 +34,11 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
         }
         let api_version = document["apiVersion"].as_str().unwrap_or_default();
         let kind = document["kind"].as_str().unwrap_or_default().to_string();
-        if api_version != API_VERSION || !(kind == "App" || kind == "Platform") {
+        if let Some(problem) = not_ours(api_version, &kind) {
             return Err(ManifestError::UnexpectedKind {
                 source_name: source_name.into(),
                 index,
-                kind: if kind.is_empty() {
-                    "document without kind".into()
-                } else {
-                    format!("{api_version} {kind}")
-                },
+                problem,
             });
         }
         let name = document["metadata"]["name"]
@@ -71,6 +67,24 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
         }
     }
     Ok(manifests)
+}
+
+/// Why a document with this `apiVersion` and `kind` is not an App or a Platform, if it is not.
+fn not_ours(api_version: &str, kind: &str) -> Option<String> {
+    let ours = kind == "App" || kind == "Platform";
+    if kind.is_empty() {
+        Some(format!(
+            "the document has no kind; an App or a Platform starts with apiVersion: {API_VERSION} and kind: App or kind: Platform"
+        ))
+    } else if !ours {
+        Some(format!("kind: {kind} is not an App or a Platform"))
+    } else if api_version != API_VERSION {
+        Some(format!(
+            "apiVersion: {api_version} is not Baseplate's: a {kind} has apiVersion: {API_VERSION}"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Deserializes with the path of the offending field in the error.

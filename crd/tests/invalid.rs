@@ -233,7 +233,7 @@ fn documents_of_another_kind_are_refused() {
     )
     .unwrap_err();
     assert!(
-        matches!(&error, ManifestError::UnexpectedKind { index: 1, kind, .. } if kind == "apps/v1 Deployment"),
+        matches!(&error, ManifestError::UnexpectedKind { index: 1, problem, .. } if problem == "kind: Deployment is not an App or a Platform"),
         "{error}"
     );
 }

@@ -20,6 +20,11 @@ struct Inputs {
     platform: EffectivePlatform,
 }
 
+/// The most one file or standard input may hold. Apps and Platforms are small (the App schema
+/// alone caps most lists); anything this large is a mistake, and reading it whole could
+/// exhaust memory.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+
 pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
     let Inputs { apps, platform } = load(args)?;
     let mut output = String::new();
@@ -36,28 +41,48 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
             )),
         }
     }
-    print!("{output}");
+    // All or nothing: `render | kubectl apply -f -` must never apply half a set of Apps.
     if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
+        bail!(
+            "{}\nnothing was printed: fix the App{} above and run again",
+            failures.join("\n"),
+            if failures.len() == 1 { "" } else { "s" }
+        );
     }
-    Ok(())
+    write_stdout(&output)
+}
+
+/// Writes to standard output; a reader that went away (`render | head`) is no error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
+    }
 }
 
 pub fn explain(args: &RenderArgs) -> anyhow::Result<()> {
+    use std::fmt::Write;
     let Inputs { apps, platform } = load(args)?;
+    let mut output = String::new();
     for app in &apps {
         let settings = resolve::resolve(app, &platform)
             .with_context(|| format!("App {}", app.metadata.name.as_deref().unwrap_or_default()))?;
-        println!("App {}/{}", settings.namespace, settings.name);
+        writeln!(output, "App {}/{}", settings.namespace, settings.name)?;
         let platforms = settings.platforms.join(", ");
-        println!(
+        writeln!(
+            output,
             "Platforms: {}",
             if platforms.is_empty() {
                 "none (built-in defaults only)"
             } else {
                 &platforms
             }
-        );
+        )?;
         let width = settings
             .provenance
             .keys()
@@ -65,15 +90,14 @@ pub fn explain(args: &RenderArgs) -> anyhow::Result<()> {
             .max()
             .unwrap_or(0);
         for (key, p) in &settings.provenance {
-            println!("  {key:width$}  {:<40}  {}", p.value, p.source);
+            writeln!(output, "  {key:width$}  {:<40}  {}", p.value, p.source)?;
         }
     }
-    Ok(())
+    write_stdout(&output)
 }
 
 pub fn crds() -> anyhow::Result<()> {
-    print!("{}", crds::to_yaml());
-    Ok(())
+    write_stdout(&crds::to_yaml())
 }
 
 /// Reads every input, fills in the namespace of Apps that have none, and picks the
@@ -86,6 +110,16 @@ fn load(args: &RenderArgs) -> anyhow::Result<Inputs> {
     for path in args.files.iter().chain(&args.platforms) {
         let (name, text) = read_input(path)?;
         let found = manifest::parse(&name, &text)?;
+        if found.apps.is_empty() && found.platforms.is_empty() {
+            bail!(
+                "{name} holds no App and no Platform{}",
+                if text.trim().is_empty() {
+                    " (it is empty)"
+                } else {
+                    ""
+                }
+            );
+        }
         all.apps.extend(found.apps);
         all.platforms.extend(found.platforms);
     }
@@ -94,6 +128,7 @@ fn load(args: &RenderArgs) -> anyhow::Result<Inputs> {
             .namespace
             .get_or_insert_with(|| args.namespace.clone());
     }
+    refuse_duplicates(&all)?;
     let namespace_labels: BTreeMap<String, String> =
         args.namespace_labels.iter().cloned().collect();
     Ok(Inputs {
@@ -102,17 +137,67 @@ fn load(args: &RenderArgs) -> anyhow::Result<Inputs> {
     })
 }
 
-fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-        return Ok(("<stdin>".into(), text));
+/// The same App (or Platform) twice in one input would be rendered twice, and the second
+/// would silently win when applied: refused.
+fn refuse_duplicates(all: &Manifests) -> anyhow::Result<()> {
+    let mut seen = BTreeMap::new();
+    let names = all
+        .apps
+        .iter()
+        .map(|a| format!("App {}/{}", namespace_of(a), name_of(&a.metadata)))
+        .chain(
+            all.platforms
+                .iter()
+                .map(|p| format!("Platform {}", name_of(&p.metadata))),
+        );
+    let mut duplicates = Vec::new();
+    for name in names {
+        let count = seen.entry(name.clone()).or_insert(0);
+        *count += 1;
+        if *count == 2 {
+            duplicates.push(name);
+        }
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok((path.display().to_string(), text))
+    if !duplicates.is_empty() {
+        bail!(
+            "{} appear{} more than once in the input; keep one of each",
+            duplicates.join(", "),
+            if duplicates.len() == 1 { "s" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
+    let (name, reader): (String, Box<dyn Read>) = if path == Path::new("-") {
+        ("<stdin>".into(), Box::new(std::io::stdin()))
+    } else {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        (path.display().to_string(), Box::new(file))
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        bail!(
+            "{name} is larger than {} MiB, more than any set of Apps and Platforms needs; split it into several files",
+            MAX_INPUT_BYTES / (1024 * 1024)
+        );
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{name} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok((name, text))
 }
 
 fn namespace_of(app: &App) -> &str {
