@@ -23,8 +23,9 @@ lint: ## Clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-crds: ## Regenerate deploy/crds.yaml from the Rust types
+crds: ## Regenerate deploy/crds.yaml and the editor schemas in deploy/schemas/ from the Rust types
 	$(CARGO) run --quiet -p baseplate -- crds > deploy/crds.yaml
+	$(CARGO) run --quiet -p baseplate -- schema --write deploy/schemas
 
 bench: ## Criterion benchmarks of rendering
 	$(CARGO) bench -p baseplate-crd

@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod child;
 pub mod crds;
 pub mod error;
+pub mod json_schema;
 pub mod labels;
 pub mod manifest;
 pub mod platform;

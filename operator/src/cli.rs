@@ -31,6 +31,9 @@ pub enum Command {
     Explain(RenderArgs),
     /// Print the App and Platform CustomResourceDefinitions as YAML.
     Crds,
+    /// Print the JSON Schema of App or Platform, for editors (yaml-language-server) and CI
+    /// checks of app repositories; generated from the same types as the CRDs.
+    Schema(SchemaArgs),
     /// Run the operator against the cluster in KUBECONFIG (or the in-cluster service account).
     Run(RunArgs),
 }
@@ -50,6 +53,31 @@ pub struct RenderArgs {
     /// Labels of that namespace, `key=value,...`, for Platforms that select namespaces by label.
     #[arg(long, value_delimiter = ',', value_parser = parse_label)]
     pub namespace_labels: Vec<(String, String)>,
+    /// `yaml` for people and `kubectl apply -f -`, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Yaml)]
+    pub output: Output,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Which schema to print.
+    #[arg(value_enum, required_unless_present = "write")]
+    pub kind: Option<SchemaKind>,
+    /// Write both schemas (app.schema.json, platform.schema.json) into this directory instead.
+    #[arg(long, conflicts_with = "kind")]
+    pub write: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaKind {
+    App,
+    Platform,
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {

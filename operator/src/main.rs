@@ -9,6 +9,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Render(args) => offline::render(&args),
         cli::Command::Explain(args) => offline::explain(&args),
         cli::Command::Crds => offline::crds(),
+        cli::Command::Schema(args) => offline::schema(&args),
         cli::Command::Run(args) => {
             telemetry::init(args.log_format)?;
             tokio::runtime::Runtime::new()?.block_on(controller::run(args))

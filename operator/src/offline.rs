@@ -6,10 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use baseplate_crd::manifest::{self, Manifests};
-use baseplate_crd::{App, EffectivePlatform, SecretState, crds, resolve};
+use baseplate_crd::{App, EffectivePlatform, SecretState, Settings, crds, json_schema, resolve};
 use rand::Rng;
 
-use crate::cli::RenderArgs;
+use crate::cli::{Output, RenderArgs, SchemaArgs, SchemaKind};
 
 /// The reference App of the README, rendered when no file is given.
 pub const REFERENCE_APP: &str = include_str!("../../examples/my-application.yaml");
@@ -27,13 +27,13 @@ pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
     let Inputs { apps, platform } = load(args)?;
-    let mut output = String::new();
+    let mut objects = Vec::new();
     let mut failures = Vec::new();
     for app in &apps {
         let mut secrets = SecretState::default();
         secrets.generate_missing(&app.spec, random_secret_value);
         match baseplate_crd::render(app, &platform, &secrets) {
-            Ok(children) => output.push_str(&manifest::to_yaml_stream(children.to_values())),
+            Ok(children) => objects.extend(children.to_values()),
             Err(e) => failures.push(format!(
                 "App {}/{}: {e}",
                 namespace_of(app),
@@ -49,7 +49,22 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
             if failures.len() == 1 { "" } else { "s" }
         );
     }
+    let output = match args.output {
+        Output::Yaml => manifest::to_yaml_stream(objects),
+        // A List, which `kubectl apply -f` takes as it takes the YAML stream.
+        Output::Json => to_json(&serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": objects,
+        })),
+    };
     write_stdout(&output)
+}
+
+fn to_json(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    text.push('\n');
+    text
 }
 
 /// Writes to standard output; a reader that went away (`render | head`) is no error.
@@ -66,38 +81,87 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 pub fn explain(args: &RenderArgs) -> anyhow::Result<()> {
-    use std::fmt::Write;
     let Inputs { apps, platform } = load(args)?;
-    let mut output = String::new();
+    let mut explained = Vec::new();
     for app in &apps {
         let settings = resolve::resolve(app, &platform)
             .with_context(|| format!("App {}", app.metadata.name.as_deref().unwrap_or_default()))?;
-        writeln!(output, "App {}/{}", settings.namespace, settings.name)?;
-        let platforms = settings.platforms.join(", ");
-        writeln!(
-            output,
-            "Platforms: {}",
-            if platforms.is_empty() {
-                "none (built-in defaults only)"
-            } else {
-                &platforms
-            }
-        )?;
-        let width = settings
-            .provenance
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(0);
-        for (key, p) in &settings.provenance {
-            writeln!(output, "  {key:width$}  {:<40}  {}", p.value, p.source)?;
-        }
+        explained.push(settings);
     }
+    let output = match args.output {
+        Output::Yaml => explained.iter().map(explain_text).collect(),
+        Output::Json => to_json(&serde_json::Value::Array(
+            explained.iter().map(explain_json).collect(),
+        )),
+    };
     write_stdout(&output)
+}
+
+fn explain_text(settings: &Settings) -> String {
+    use std::fmt::Write;
+    let mut output = String::new();
+    let _ = writeln!(output, "App {}/{}", settings.namespace, settings.name);
+    let platforms = settings.platforms.join(", ");
+    let _ = writeln!(
+        output,
+        "Platforms: {}",
+        if platforms.is_empty() {
+            "none (built-in defaults only)"
+        } else {
+            &platforms
+        }
+    );
+    let width = settings
+        .provenance
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    for (key, p) in &settings.provenance {
+        let _ = writeln!(output, "  {key:width$}  {:<40}  {}", p.value, p.source);
+    }
+    output
+}
+
+fn explain_json(settings: &Settings) -> serde_json::Value {
+    let values: serde_json::Map<String, serde_json::Value> = settings
+        .provenance
+        .iter()
+        .map(|(key, p)| {
+            let value = serde_json::from_str(&p.value)
+                .unwrap_or_else(|_| serde_json::Value::String(p.value.clone()));
+            (
+                key.clone(),
+                serde_json::json!({"value": value, "source": p.source.to_string()}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "app": settings.name,
+        "namespace": settings.namespace,
+        "platforms": settings.platforms,
+        "settings": values,
+    })
 }
 
 pub fn crds() -> anyhow::Result<()> {
     write_stdout(&crds::to_yaml())
+}
+
+pub fn schema(args: &SchemaArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.write {
+        for (name, schema) in json_schema::files() {
+            let path = dir.join(name);
+            std::fs::write(&path, json_schema::to_text(&schema))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(());
+    }
+    let schema = match args.kind {
+        Some(SchemaKind::Platform) => json_schema::platform(),
+        _ => json_schema::app(),
+    };
+    write_stdout(&json_schema::to_text(&schema))
 }
 
 /// Reads every input, fills in the namespace of Apps that have none, and picks the

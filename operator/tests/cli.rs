@@ -182,3 +182,38 @@ fn an_app_with_thousands_of_ports_is_refused_on_its_size() {
     assert!(message.contains("spec.ports"), "{message}");
     assert!(message.contains("at most"), "{message}");
 }
+
+#[test]
+fn render_and_explain_speak_json_for_scripts() {
+    let output = baseplate(&["render", "--output", "json"], b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"Deployment") && kinds.contains(&"Service"),
+        "{kinds:?}"
+    );
+
+    let output = baseplate(&["explain", "-o", "json"], b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let explained: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let replicas = &explained[0]["settings"]["autoscaling.maxReplicas"];
+    assert_eq!(replicas["value"], 10);
+    assert_eq!(replicas["source"], "built-in");
+}
+
+#[test]
+fn schema_prints_the_editor_schema_of_each_kind() {
+    for (kind, constant) in [("app", "App"), ("platform", "Platform")] {
+        let output = baseplate(&["schema", kind], b"");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(schema["properties"]["kind"]["const"], constant);
+    }
+}
