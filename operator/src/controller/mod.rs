@@ -4,6 +4,7 @@ pub mod children;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod pod_health;
 pub mod reconcile;
 pub mod status;
 pub mod triggers;
