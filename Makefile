@@ -3,7 +3,7 @@ CARGO ?= cargo
 KUBECTL ?= kubectl
 DOCKER ?= docker
 IMAGE ?= baseplate:latest
-APP ?= examples/my-application.yaml
+APP ?= examples/hello.yaml
 
 .PHONY: help render test lint fmt crds bench e2e load run install uninstall image
 

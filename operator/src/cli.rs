@@ -41,7 +41,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct RenderArgs {
     /// App manifests (YAML, several documents allowed). `-` reads standard input.
-    /// With none, renders the built-in reference App (nginx:1.14 with one port and one env var).
+    /// With none, renders the built-in first example (examples/hello.yaml: an unprivileged nginx on port 8080).
     pub files: Vec<PathBuf>,
     /// Platform manifests whose defaults and limits apply (repeatable). Without any, only the
     /// built-in defaults apply. Platforms may also be given among the FILES.

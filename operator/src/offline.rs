@@ -11,8 +11,9 @@ use rand::Rng;
 
 use crate::cli::{Output, RenderArgs, SchemaArgs, SchemaKind};
 
-/// The reference App of the README, rendered when no file is given.
-pub const REFERENCE_APP: &str = include_str!("../../examples/my-application.yaml");
+/// The README's first App, rendered when no file is given: one that starts under the
+/// built-in restricted defaults.
+pub const FIRST_APP: &str = include_str!("../../examples/hello.yaml");
 
 /// What the command line named, read and checked.
 struct Inputs {
@@ -169,7 +170,7 @@ pub fn schema(args: &SchemaArgs) -> anyhow::Result<()> {
 fn load(args: &RenderArgs) -> anyhow::Result<Inputs> {
     let mut all = Manifests::default();
     if args.files.is_empty() {
-        all = manifest::parse("built-in reference App", REFERENCE_APP)?;
+        all = manifest::parse("built-in example App (examples/hello.yaml)", FIRST_APP)?;
     }
     for path in args.files.iter().chain(&args.platforms) {
         let (name, text) = read_input(path)?;
