@@ -11,7 +11,7 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 render: ## Render the reference App with the built-in defaults (no cluster needed)
-	$(CARGO) run --quiet -p baseplate -- render $(APP)
+	$(CARGO) run --quiet -p baseplate --bin baseplate -- render $(APP)
 
 test: ## Run every test that needs no cluster (unit, snapshot, property, CRD, mock-API)
 	$(CARGO) test --workspace --all-targets --locked
@@ -24,8 +24,8 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 crds: ## Regenerate deploy/crds.yaml and the editor schemas in deploy/schemas/ from the Rust types
-	$(CARGO) run --quiet -p baseplate -- crds > deploy/crds.yaml
-	$(CARGO) run --quiet -p baseplate -- schema --write deploy/schemas
+	$(CARGO) run --quiet -p baseplate --bin baseplate -- crds > deploy/crds.yaml
+	$(CARGO) run --quiet -p baseplate --bin baseplate -- schema --write deploy/schemas
 
 bench: ## Criterion benchmarks of rendering
 	$(CARGO) bench -p baseplate-crd
@@ -40,7 +40,7 @@ load: ## Load harness against the cluster in KUBECONFIG: N Apps (default 1000), 
 	$(CARGO) run --release --locked -p baseplate --bin baseplate-load -- --apps $(N) --output load-$(N).json $(LOAD_ARGS)
 
 run: ## Run the operator from this machine against the current kubeconfig context
-	$(CARGO) run -p baseplate -- run --leader-election=false --http-address 127.0.0.1:8080
+	$(CARGO) run -p baseplate --bin baseplate -- run --leader-election=false --http-address 127.0.0.1:8080
 
 install: ## Install CRDs, RBAC and the operator Deployment into the current cluster
 	$(KUBECTL) apply --server-side -k deploy/
