@@ -16,7 +16,7 @@ use crate::metrics;
 
 #[derive(Clone)]
 pub struct Health {
-    pub metrics: Arc<Registry>,
+    pub registry: Arc<Registry>,
     /// Set once the caches are filled (or while standing by for the lease).
     pub ready: Arc<AtomicBool>,
 }
@@ -43,7 +43,7 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        metrics::encode(&health.metrics),
+        metrics::encode(&health.registry),
     )
 }
 

@@ -42,7 +42,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = counting_client(&metrics).await?;
     let ready = Arc::new(AtomicBool::new(false));
     let health = Health {
-        metrics: Arc::new(registry),
+        registry: Arc::new(registry),
         ready: ready.clone(),
     };
     let server = tokio::spawn(http::serve(args.http_address, health, shutdown_signal()));

@@ -18,7 +18,7 @@ use super::error::Error;
 use super::events;
 use super::observe::{self, SecretValues};
 use super::retry::{self, Outcome};
-use super::status::{self, Degradation, Observed, Rendered, Rollout};
+use super::status::{self, Degradation, Observed};
 
 #[tracing::instrument(skip_all, fields(app = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
 pub async fn reconcile(
@@ -74,25 +74,12 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     let Some(Synced {
         secrets,
         children,
-        mut report,
+        report,
     }) = render_and_sync(app, ctx, &settings).await?
     else {
         return block(app, ctx, status::foreign_secret(app), Outcome::Conflict).await;
     };
-    if let Some(secret) = report.secret.take() {
-        observe::remember_secret(app, ctx, secret);
-    }
-
-    let observed = Observed {
-        generation: app.meta().generation,
-        degradations: status::degradations(app, &report, &secrets.state),
-        rollout: report.deployment.as_ref().map(Rollout::from_deployment),
-        rendered: Some(Rendered {
-            url: settings.url(),
-            children: children.names(),
-            platforms: settings.platforms.clone(),
-        }),
-    };
+    let observed = status::after_sync(app, &settings, &children, &report, &secrets.state);
     // A status computed while the cache runs behind Baseplate's own apply of the Deployment
     // would describe the rollout as it was, and be written again moments later.
     let status_changed = if report.deployment_awaits_cache() {
@@ -102,13 +89,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     };
     events::publish_changes(app, ctx, &report, &secrets.generated, status_changed);
     report.record_writes(&ctx.metrics);
-    Ok(if !report.conflicts.is_empty() {
-        Outcome::Conflict
-    } else if !report.awaiting_cache.is_empty() {
-        Outcome::AwaitingCache
-    } else {
-        Outcome::Synced
-    })
+    Ok(Outcome::after_sync(&report))
 }
 
 /// The App's settings from its Platforms and built-in defaults, within the Platforms' guardrails.
@@ -150,10 +131,14 @@ async fn render_and_sync(
                 read_secret_first = true;
             }
             report => {
+                let mut report = report?;
+                if let Some(secret) = report.secret.take() {
+                    observe::remember_secret(app, ctx, secret);
+                }
                 return Ok(Some(Synced {
                     secrets,
                     children,
-                    report: report?,
+                    report,
                 }));
             }
         }
@@ -169,12 +154,7 @@ async fn block(
 ) -> Result<Outcome, Error> {
     let reason = degradation.reason();
     let message = degradation.message().to_string();
-    let observed = Observed {
-        generation: app.meta().generation,
-        degradations: vec![degradation],
-        rollout: None,
-        rendered: None,
-    };
+    let observed = Observed::blocked(app.meta().generation, degradation);
     if status::write(app, ctx, &observed).await? {
         events::publish(ctx, app, EventType::Warning, reason, "Render", message);
     }

@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::apply::CACHE_LAG_ALLOWANCE;
+use super::apply::{CACHE_LAG_ALLOWANCE, Report};
 use super::context::Context;
 use super::error::Error;
 
@@ -35,6 +35,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a reconcile that synced the children ended.
+    pub fn after_sync(report: &Report) -> Self {
+        if !report.conflicts.is_empty() {
+            Outcome::Conflict
+        } else if !report.awaiting_cache.is_empty() {
+            Outcome::AwaitingCache
+        } else {
+            Outcome::Synced
+        }
+    }
+
     /// The `result` label of `baseplate_reconciles_total`.
     pub fn label(&self) -> &'static str {
         match self {

@@ -3,7 +3,7 @@
 //! non-deterministic is written (times change only when a condition flips), so a status
 //! write never re-triggers the controller in a loop.
 
-use baseplate_crd::{App, AppStatus, ChildKind, RenderError, SecretState};
+use baseplate_crd::{App, AppStatus, ChildKind, Children, RenderError, SecretState, Settings};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
@@ -77,7 +77,7 @@ pub fn foreign_secret(app: &App) -> Degradation {
 
 /// What a sync left wrong: names held by others, children refused, supplied secret keys
 /// still without a value.
-pub fn degradations(app: &App, report: &Report, secrets: &SecretState) -> Vec<Degradation> {
+fn degradations(app: &App, report: &Report, secrets: &SecretState) -> Vec<Degradation> {
     let mut degradations = Vec::new();
     if !report.conflicts.is_empty() {
         degradations.push(Degradation::NameConflict(format!(
@@ -157,6 +157,39 @@ pub struct Observed {
     pub rollout: Option<Rollout>,
     /// `None` when nothing was rendered: the previous URL, children and layers stay.
     pub rendered: Option<Rendered>,
+}
+
+impl Observed {
+    /// Nothing applied, for the reason `degradation` gives: counts, URL and children stay
+    /// as they were reported.
+    pub fn blocked(generation: Option<i64>, degradation: Degradation) -> Self {
+        Self {
+            generation,
+            degradations: vec![degradation],
+            rollout: None,
+            rendered: None,
+        }
+    }
+}
+
+/// What the status reports after the children were synced.
+pub fn after_sync(
+    app: &App,
+    settings: &Settings,
+    children: &Children,
+    report: &Report,
+    secrets: &SecretState,
+) -> Observed {
+    Observed {
+        generation: app.meta().generation,
+        degradations: degradations(app, report, secrets),
+        rollout: report.deployment.as_ref().map(Rollout::from_deployment),
+        rendered: Some(Rendered {
+            url: settings.url(),
+            children: children.names(),
+            platforms: settings.platforms.clone(),
+        }),
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
