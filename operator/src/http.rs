@@ -10,11 +10,13 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::metrics::Metrics;
+use prometheus_client::registry::Registry;
+
+use crate::metrics;
 
 #[derive(Clone)]
 pub struct Health {
-    pub metrics: Arc<Metrics>,
+    pub registry: Arc<Registry>,
     /// Set once the caches are filled (or while standing by for the lease).
     pub ready: Arc<AtomicBool>,
 }
@@ -41,7 +43,7 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        health.metrics.encode(),
+        metrics::encode(&health.registry),
     )
 }
 

@@ -13,120 +13,132 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::controller::children::Report;
-use crate::controller::error::Error;
-use crate::controller::reconcile::Outcome;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabel {
-    pub result: String,
+struct ResultLabel {
+    result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CategoryLabel {
-    pub category: String,
+struct CategoryLabel {
+    category: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ChangeLabel {
-    pub change: String,
+struct ChangeLabel {
+    change: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerbLabel {
-    pub verb: String,
+struct VerbLabel {
+    verb: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ConditionLabel {
-    pub condition: String,
-    pub status: String,
+struct ConditionLabel {
+    condition: String,
+    status: String,
 }
 
+/// A write to a child, as the `change` label of `baseplate_child_writes_total` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildWrite {
+    Created,
+    Updated,
+    DriftCorrected,
+    Pruned,
+}
+
+impl ChildWrite {
+    fn label(self) -> &'static str {
+        match self {
+            ChildWrite::Created => "created",
+            ChildWrite::Updated => "updated",
+            ChildWrite::DriftCorrected => "drift_corrected",
+            ChildWrite::Pruned => "pruned",
+        }
+    }
+}
+
+/// The registry every metric is registered in: names are prefixed `baseplate_`.
+pub fn registry() -> Registry {
+    Registry::with_prefix("baseplate")
+}
+
+/// The registry in the OpenMetrics text format, as `/metrics` serves it.
+pub fn encode(registry: &Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)
+        .expect("writing to a String cannot fail");
+    text
+}
+
+/// Handles on the operator's metrics. They share their values with the registry they were
+/// registered in, so a clone records into the same series.
+#[derive(Clone, Debug)]
 pub struct Metrics {
-    pub registry: Registry,
     reconciles: Family<ResultLabel, Counter>,
     duration: Histogram,
     errors: Family<CategoryLabel, Counter>,
     child_writes: Family<ChangeLabel, Counter>,
     apps: Family<ConditionLabel, Gauge>,
-    pub api_requests: Family<VerbLabel, Counter>,
-    pub leader: Gauge,
+    api_requests: Family<VerbLabel, Counter>,
+    leader: Gauge,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        let mut registry = Registry::with_prefix("baseplate");
-        let reconciles = Family::<ResultLabel, Counter>::default();
-        let duration = Histogram::new([
-            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-        ]);
-        let errors = Family::<CategoryLabel, Counter>::default();
-        let child_writes = Family::<ChangeLabel, Counter>::default();
-        let apps = Family::<ConditionLabel, Gauge>::default();
-        let api_requests = Family::<VerbLabel, Counter>::default();
-        let leader = Gauge::default();
+impl Metrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            reconciles: Family::default(),
+            duration: Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            errors: Family::default(),
+            child_writes: Family::default(),
+            apps: Family::default(),
+            api_requests: Family::default(),
+            leader: Gauge::default(),
+        };
         registry.register(
             "reconciles",
             "Reconciles by result (synced, conflict, invalid, error)",
-            reconciles.clone(),
+            metrics.reconciles.clone(),
         );
         registry.register(
             "reconcile_duration_seconds",
             "Time one reconcile took",
-            duration.clone(),
+            metrics.duration.clone(),
         );
         registry.register(
             "reconcile_errors",
             "Failed reconciles by error category",
-            errors.clone(),
+            metrics.errors.clone(),
         );
         registry.register(
             "child_writes",
             "Children created, updated, drift-corrected or pruned",
-            child_writes.clone(),
+            metrics.child_writes.clone(),
         );
-        registry.register("apps", "Apps by the status of a condition", apps.clone());
+        registry.register(
+            "apps",
+            "Apps by the status of a condition",
+            metrics.apps.clone(),
+        );
         registry.register(
             "api_requests",
             "Requests to the API server by verb (get covers list)",
-            api_requests.clone(),
+            metrics.api_requests.clone(),
         );
         registry.register(
             "leader",
             "1 while this replica holds the leader lease",
-            leader.clone(),
+            metrics.leader.clone(),
         );
-        Self {
-            registry,
-            reconciles,
-            duration,
-            errors,
-            child_writes,
-            apps,
-            api_requests,
-            leader,
-        }
+        metrics
     }
-}
 
-impl Metrics {
-    pub fn observe_reconcile(&self, elapsed: Duration, result: &Result<Outcome, Error>) {
+    /// A reconcile that ended with `result` (synced, conflict, awaiting_cache, invalid).
+    pub fn record_reconcile(&self, elapsed: Duration, result: &str) {
         self.duration.observe(elapsed.as_secs_f64());
-        let result = match result {
-            Ok(Outcome::Synced) => "synced",
-            Ok(Outcome::Conflict) => "conflict",
-            Ok(Outcome::AwaitingCache) => "awaiting_cache",
-            Ok(Outcome::Invalid) => "invalid",
-            Err(error) => {
-                self.errors
-                    .get_or_create(&CategoryLabel {
-                        category: error.category().into(),
-                    })
-                    .inc();
-                "error"
-            }
-        };
         self.reconciles
             .get_or_create(&ResultLabel {
                 result: result.into(),
@@ -134,21 +146,34 @@ impl Metrics {
             .inc();
     }
 
-    pub fn record_writes(&self, report: &Report) {
-        for (change, items) in [
-            ("created", &report.created),
-            ("updated", &report.updated),
-            ("drift_corrected", &report.drift_corrected),
-            ("pruned", &report.pruned),
-        ] {
-            if !items.is_empty() {
-                self.child_writes
-                    .get_or_create(&ChangeLabel {
-                        change: change.into(),
-                    })
-                    .inc_by(items.len() as u64);
-            }
+    /// A reconcile that failed with an error of `category`.
+    pub fn record_reconcile_error(&self, elapsed: Duration, category: &str) {
+        self.errors
+            .get_or_create(&CategoryLabel {
+                category: category.into(),
+            })
+            .inc();
+        self.record_reconcile(elapsed, "error");
+    }
+
+    pub fn record_child_writes(&self, change: ChildWrite, count: usize) {
+        if count > 0 {
+            self.child_writes
+                .get_or_create(&ChangeLabel {
+                    change: change.label().into(),
+                })
+                .inc_by(count as u64);
         }
+    }
+
+    pub fn record_api_request(&self, verb: &str) {
+        self.api_requests
+            .get_or_create(&VerbLabel { verb: verb.into() })
+            .inc();
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Recounts Apps by condition from the controller's cache.
@@ -175,13 +200,6 @@ impl Metrics {
             }
         }
     }
-
-    pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
-        text
-    }
 }
 
 /// The Kubernetes verb of a request, as far as the method and query tell it.
@@ -204,6 +222,34 @@ pub fn verb<B>(request: &http::Request<B>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_appear_under_the_names_the_readme_lists() {
+        let mut registry = registry();
+        let metrics = Metrics::register(&mut registry);
+        metrics.record_reconcile(Duration::from_millis(20), "synced");
+        metrics.record_reconcile_error(Duration::from_millis(20), "apply");
+        metrics.record_child_writes(ChildWrite::DriftCorrected, 2);
+        metrics.record_child_writes(ChildWrite::Pruned, 0);
+        metrics.record_api_request("patch");
+        metrics.set_leader(true);
+        let text = encode(&registry);
+        for line in [
+            r#"baseplate_reconciles_total{result="synced"} 1"#,
+            r#"baseplate_reconciles_total{result="error"} 1"#,
+            r#"baseplate_reconcile_errors_total{category="apply"} 1"#,
+            r#"baseplate_child_writes_total{change="drift_corrected"} 2"#,
+            r#"baseplate_api_requests_total{verb="patch"} 1"#,
+            "baseplate_reconcile_duration_seconds_count 2",
+            "baseplate_leader 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(
+            !text.contains(r#"change="pruned""#),
+            "no series for nothing written"
+        );
+    }
 
     #[test]
     fn verbs_from_requests() {

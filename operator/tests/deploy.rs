@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use baseplate_crd::ChildKind;
 use baseplate_operator::cli::{Cli, Command};
 use clap::Parser;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -175,16 +176,9 @@ fn expected_cluster_rules() -> BTreeMap<(&'static str, &'static str), BTreeSet<&
     rules.insert(("baseplate.dev", "apps/status"), ["patch"].into());
     rules.insert(("baseplate.dev", "platforms"), ["list", "watch"].into());
     rules.insert(("", "namespaces"), ["list", "watch"].into());
-    for (group, resource) in [
-        ("", "configmaps"),
-        ("", "secrets"),
-        ("", "services"),
-        ("apps", "deployments"),
-        ("autoscaling", "horizontalpodautoscalers"),
-        ("policy", "poddisruptionbudgets"),
-        ("networking.k8s.io", "ingresses"),
-    ] {
-        rules.insert((group, resource), child.into());
+    // From the enum, so a child kind added without its RBAC rule fails this test.
+    for kind in ChildKind::ALL {
+        rules.insert((kind.group(), kind.plural()), child.into());
     }
     rules.insert(("events.k8s.io", "events"), ["create", "patch"].into());
     rules

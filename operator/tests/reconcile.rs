@@ -1,379 +1,22 @@
 //! Reconcile scenarios against a mock API server (kube-rs's tower-test pattern): every request
 //! the reconciler makes is recorded with its method, URL and body, and answered the way the
-//! API server would.
+//! API server would. The fake server, fixtures and the test `Context` are in `support/`.
+
+mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use baseplate_crd::{App, AppStatus, Platform};
-use baseplate_operator::controller::children::{CACHE_LAG_ALLOWANCE, CREATE_ONLY_VERSION};
-use baseplate_operator::controller::context::{ChildStores, Context, Settings};
-use baseplate_operator::controller::events::EventQueue;
-use baseplate_operator::controller::reconcile::reconcile;
-use baseplate_operator::metrics::Metrics;
-use http::{Request, Response, StatusCode};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-use kube::client::Body;
-use kube::core::{DeserializeGuard, PartialObjectMeta, PartialObjectMetaExt};
+use baseplate_crd::{AppStatus, ChildKind};
+use baseplate_operator::controller::apply::{CACHE_LAG_ALLOWANCE, CREATE_ONLY_VERSION};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::{DeserializeGuard, PartialObjectMetaExt};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector;
 use kube::runtime::watcher;
-use kube::{Client, Resource};
-use serde_json::{Value, json};
-
-const APP_UID: &str = "app-uid-1";
-
-/// One request the reconciler made.
-#[derive(Clone, Debug)]
-struct Call {
-    method: String,
-    path: String,
-    query: String,
-    body: Value,
-}
-
-impl Call {
-    fn is(&self, method: &str, path: &str) -> bool {
-        self.method == method && self.path == path
-    }
-}
-
-/// How the fake API server answers.
-#[derive(Clone, Default)]
-struct Cluster {
-    /// Objects that exist, by path; GETs of anything else are 404.
-    objects: BTreeMap<String, Value>,
-    /// resourceVersion answered for applied objects, by path; default "1".
-    applied_versions: BTreeMap<String, String>,
-    /// Status to put into an applied Deployment.
-    deployment_status: Option<Value>,
-    /// Objects that exist, but that GETs do not find yet (created a moment after the read).
-    unseen_by_reads: Vec<String>,
-}
-
-fn not_found() -> Response<Body> {
-    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
-    Response::builder()
-        .status(StatusCode::NOT_FOUND)
-        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap()
-}
-
-fn conflict() -> Response<Body> {
-    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Conflict", "code": 409, "message": "the object has been modified; please apply your changes to the latest version and try again"});
-    Response::builder()
-        .status(StatusCode::CONFLICT)
-        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap()
-}
-
-/// An apply that names a resourceVersion is refused when the object exists at another one;
-/// on a missing object the version is not checked (it is created).
-fn precondition_fails(path: &str, body: &Value, cluster: &Cluster) -> bool {
-    let wanted = &body["metadata"]["resourceVersion"];
-    match cluster.objects.get(path) {
-        Some(existing) => wanted.is_string() && *wanted != existing["metadata"]["resourceVersion"],
-        None => false,
-    }
-}
-
-fn ok(body: &Value) -> Response<Body> {
-    Response::builder()
-        .body(Body::from(serde_json::to_vec(body).unwrap()))
-        .unwrap()
-}
-
-async fn serve(
-    mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
-    cluster: Arc<Mutex<Cluster>>,
-    calls: Arc<Mutex<Vec<Call>>>,
-) {
-    while let Some((request, send)) = handle.next_request().await {
-        let method = request.method().to_string();
-        let path = request.uri().path().to_string();
-        let query = request.uri().query().unwrap_or_default().to_string();
-        let bytes = request.into_body().collect_bytes().await.unwrap();
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        calls.lock().unwrap().push(Call {
-            method: method.clone(),
-            path: path.clone(),
-            query,
-            body: body.clone(),
-        });
-        let cluster = cluster.lock().unwrap().clone();
-        let response = match method.as_str() {
-            "GET" if cluster.unseen_by_reads.contains(&path) => not_found(),
-            "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
-            "PATCH" if precondition_fails(&path, &body, &cluster) => conflict(),
-            "PATCH" => ok(&answer_apply(&path, body, &cluster)),
-            "DELETE" => ok(
-                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
-            ),
-            "POST" => ok(&body),
-            _ => not_found(),
-        };
-        send.send_response(response);
-    }
-}
-
-/// The object as the API server answers an apply of `body` at `path`.
-fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
-    let mut object = body;
-    let version = cluster
-        .applied_versions
-        .get(path)
-        .cloned()
-        .unwrap_or_else(|| "1".into());
-    object["metadata"]["resourceVersion"] = json!(version);
-    object["metadata"]["uid"] = json!(format!("uid-{path}"));
-    // Of the children, only these kinds have a spec generation.
-    if [
-        "/deployments/",
-        "/poddisruptionbudgets/",
-        "/ingresses/",
-        "/apps/",
-    ]
-    .iter()
-    .any(|kind| path.contains(kind))
-    {
-        object["metadata"]["generation"] = json!(1);
-    }
-    if path.ends_with("/status") {
-        // The API server answers with the whole App; the reconciler only needs it to parse.
-        object["spec"] = json!({"image": "nginx:1.14"});
-        object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
-    }
-    if path.contains("/deployments/")
-        && let Some(status) = &cluster.deployment_status
-    {
-        object["status"] = status.clone();
-    }
-    object
-}
-
-fn store_of<K>(objects: Vec<K>) -> Store<K>
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (reader, mut writer) = reflector::store();
-    for object in objects {
-        writer.apply_watcher_event(&watcher::Event::Apply(object));
-    }
-    reader
-}
-
-/// Metadata of a child Baseplate owns, as the cache would hold it.
-fn owned_meta<K: Resource<DynamicType = ()>>(name: &str, version: &str) -> PartialObjectMeta<K> {
-    ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some("shop".into()),
-        uid: Some(format!("uid-{}-{name}", K::kind(&()))),
-        resource_version: Some(version.into()),
-        labels: Some(BTreeMap::from([
-            (
-                "app.kubernetes.io/managed-by".to_string(),
-                "baseplate".to_string(),
-            ),
-            ("baseplate.dev/app".to_string(), name.to_string()),
-        ])),
-        owner_references: Some(vec![OwnerReference {
-            api_version: "baseplate.dev/v1alpha1".into(),
-            kind: "App".into(),
-            name: name.into(),
-            uid: APP_UID.into(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]),
-        ..Default::default()
-    }
-    .into_response_partial()
-}
-
-fn app(yaml: &str) -> App {
-    let mut app: App = serde_saphyr::from_str(yaml).unwrap();
-    app.metadata.namespace = Some("shop".into());
-    app.metadata.uid = Some(APP_UID.into());
-    app.metadata.generation = Some(1);
-    app
-}
-
-const REFERENCE: &str = include_str!("../../examples/my-application.yaml");
-
-struct Harness {
-    app: App,
-    cluster: Cluster,
-    platforms: Vec<Platform>,
-    namespace_labels: BTreeMap<String, String>,
-    children: Option<ChildStores>,
-}
-
-fn fixed_time() -> Time {
-    Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())
-}
-
-fn fixed_secret() -> String {
-    "generated-value-0123456789abcdef".into()
-}
-
-impl Harness {
-    fn new(app: App) -> Self {
-        Self {
-            app,
-            cluster: Cluster::default(),
-            platforms: vec![],
-            namespace_labels: BTreeMap::new(),
-            children: None,
-        }
-    }
-
-    async fn run(self) -> (Result<Action, String>, Vec<Call>) {
-        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let client = Client::new(service, "shop");
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let server = tokio::spawn(serve(
-            handle,
-            Arc::new(Mutex::new(self.cluster)),
-            calls.clone(),
-        ));
-        let namespace: PartialObjectMeta<Namespace> = ObjectMeta {
-            name: Some("shop".into()),
-            labels: Some(self.namespace_labels),
-            ..Default::default()
-        }
-        .into_response_partial();
-        let ctx = Arc::new(Context {
-            client: client.clone(),
-            events: EventQueue::spawn(Recorder::new(
-                client,
-                Reporter {
-                    controller: "baseplate".into(),
-                    instance: Some("test".into()),
-                },
-            )),
-            metrics: Arc::new(Metrics::default()),
-            apps: store_of(vec![DeserializeGuard(Ok(self.app.clone()))]),
-            platforms: store_of(self.platforms),
-            namespaces: store_of(vec![namespace]),
-            children: self.children.unwrap_or_else(empty_children),
-            settings: Settings {
-                resync: Duration::from_secs(600),
-            },
-            memory: Default::default(),
-            failures: Default::default(),
-            clock: fixed_time,
-            generate_secret: fixed_secret,
-        });
-        let result = tokio::time::timeout(
-            Duration::from_secs(5),
-            reconcile(Arc::new(DeserializeGuard(Ok(self.app))), ctx),
-        )
-        .await
-        .expect("reconcile finished")
-        .map_err(|e| e.to_string());
-        server.await.unwrap();
-        let calls = calls.lock().unwrap().clone();
-        (result, calls)
-    }
-}
-
-fn empty_children() -> ChildStores {
-    ChildStores {
-        config_maps: store_of(vec![]),
-        secrets: store_of(vec![]),
-        deployments: store_of(vec![]),
-        services: store_of(vec![]),
-        horizontal_pod_autoscalers: store_of(vec![]),
-        pod_disruption_budgets: store_of(vec![]),
-        ingresses: store_of(vec![]),
-    }
-}
-
-/// A cached Deployment of Baseplate's, as the slimmed Deployment cache holds it.
-fn owned_deployment(name: &str, version: &str, replicas: Option<i32>) -> Deployment {
-    Deployment {
-        metadata: owned_meta::<Deployment>(name, version).metadata,
-        spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
-            replicas,
-            ..Default::default()
-        }),
-        status: None,
-    }
-}
-
-/// A child of Baseplate's cached whole (without status), as Services and autoscalers are.
-fn owned_object<K: Resource<DynamicType = ()> + Default>(name: &str, version: &str) -> K {
-    let mut object = K::default();
-    *object.meta_mut() = owned_meta::<K>(name, version).metadata;
-    object
-}
-
-/// Every child of `name` cached as Baseplate's own, at resourceVersion "1".
-fn all_owned(name: &str) -> ChildStores {
-    ChildStores {
-        config_maps: store_of(vec![owned_meta(name, "1")]),
-        secrets: store_of(vec![owned_meta(name, "1")]),
-        deployments: store_of(vec![owned_deployment(name, "1", None)]),
-        services: store_of(vec![owned_object(name, "1")]),
-        horizontal_pod_autoscalers: store_of(vec![owned_object(name, "1")]),
-        pod_disruption_budgets: store_of(vec![owned_meta(name, "1")]),
-        ingresses: store_of(vec![owned_meta(name, "1")]),
-    }
-}
-
-const NS: &str = "/namespaces/shop";
-
-fn child_paths(name: &str) -> Vec<String> {
-    vec![
-        format!("/api/v1{NS}/configmaps/{name}"),
-        format!("/api/v1{NS}/secrets/{name}"),
-        format!("/apis/apps/v1{NS}/deployments/{name}"),
-        format!("/api/v1{NS}/services/{name}"),
-        format!("/apis/autoscaling/v2{NS}/horizontalpodautoscalers/{name}"),
-        format!("/apis/policy/v1{NS}/poddisruptionbudgets/{name}"),
-        format!("/apis/networking.k8s.io/v1{NS}/ingresses/{name}"),
-    ]
-}
-
-fn status_path(name: &str) -> String {
-    format!("/apis/baseplate.dev/v1alpha1{NS}/apps/{name}/status")
-}
-
-fn written_status(calls: &[Call], name: &str) -> AppStatus {
-    let call = calls
-        .iter()
-        .find(|c| c.is("PATCH", &status_path(name)))
-        .expect("status was written");
-    serde_json::from_value(call.body["status"].clone()).unwrap()
-}
-
-fn condition<'a>(
-    status: &'a AppStatus,
-    type_: &str,
-) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-    status.conditions.iter().find(|c| c.type_ == type_).unwrap()
-}
-
-fn events(calls: &[Call]) -> Vec<(String, String)> {
-    calls
-        .iter()
-        .filter(|c| c.method == "POST" && c.path.ends_with("/events"))
-        .map(|c| {
-            (
-                c.body["reason"].as_str().unwrap_or_default().to_string(),
-                c.body["note"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
+use serde_json::json;
+use support::*;
 
 #[tokio::test]
 async fn first_apply_of_the_reference_app_creates_all_seven_children_in_order() {
@@ -691,176 +334,6 @@ async fn a_deleted_secret_is_regenerated_and_reported() {
     assert!(regenerated.1.contains("SESSION_KEY") && !regenerated.1.contains("generated-value"));
 }
 
-/// Writers of every child cache, standing in for the watches.
-struct Watches {
-    config_maps: reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>>,
-    secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
-    deployments: reflector::store::Writer<Deployment>,
-    services: reflector::store::Writer<k8s_openapi::api::core::v1::Service>,
-    horizontal_pod_autoscalers:
-        reflector::store::Writer<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
-    pod_disruption_budgets: reflector::store::Writer<
-        PartialObjectMeta<k8s_openapi::api::policy::v1::PodDisruptionBudget>,
-    >,
-    ingresses:
-        reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::networking::v1::Ingress>>,
-}
-
-fn watched_caches() -> (ChildStores, Watches) {
-    let (config_maps, config_map_writer) = reflector::store();
-    let (secrets, secret_writer) = reflector::store();
-    let (deployments, deployment_writer) = reflector::store();
-    let (services, service_writer) = reflector::store();
-    let (hpas, hpa_writer) = reflector::store();
-    let (pdbs, pdb_writer) = reflector::store();
-    let (ingresses, ingress_writer) = reflector::store();
-    (
-        ChildStores {
-            config_maps,
-            secrets,
-            deployments,
-            services,
-            horizontal_pod_autoscalers: hpas,
-            pod_disruption_budgets: pdbs,
-            ingresses,
-        },
-        Watches {
-            config_maps: config_map_writer,
-            secrets: secret_writer,
-            deployments: deployment_writer,
-            services: service_writer,
-            horizontal_pod_autoscalers: hpa_writer,
-            pod_disruption_budgets: pdb_writer,
-            ingresses: ingress_writer,
-        },
-    )
-}
-
-impl Watches {
-    /// Feeds the caches what the applies wrote, as the watches would.
-    fn observe(&mut self, calls: &[Call], cluster: &Cluster) {
-        fn meta<K: Resource<DynamicType = ()>>(
-            object: &Value,
-        ) -> watcher::Event<PartialObjectMeta<K>> {
-            let meta: ObjectMeta = serde_json::from_value(object["metadata"].clone()).unwrap();
-            watcher::Event::Apply(meta.into_response_partial())
-        }
-        fn whole<K: serde::de::DeserializeOwned>(object: Value) -> watcher::Event<K> {
-            let mut object = object;
-            object["status"] = Value::Null;
-            watcher::Event::Apply(serde_json::from_value(object).unwrap())
-        }
-        for call in calls
-            .iter()
-            .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
-        {
-            let object = answer_apply(&call.path, call.body.clone(), cluster);
-            match object["kind"].as_str().unwrap_or_default() {
-                "ConfigMap" => self.config_maps.apply_watcher_event(&meta(&object)),
-                "Secret" => self.secrets.apply_watcher_event(&meta(&object)),
-                "Deployment" => self.deployments.apply_watcher_event(&watcher::Event::Apply(
-                    serde_json::from_value(object).unwrap(),
-                )),
-                "Service" => self.services.apply_watcher_event(&whole(object)),
-                "HorizontalPodAutoscaler" => self
-                    .horizontal_pod_autoscalers
-                    .apply_watcher_event(&whole(object)),
-                "PodDisruptionBudget" => self
-                    .pod_disruption_budgets
-                    .apply_watcher_event(&meta(&object)),
-                "Ingress" => self.ingresses.apply_watcher_event(&meta(&object)),
-                other => panic!("unexpected apply of {other}"),
-            }
-        }
-    }
-}
-
-/// One reconciler, two reconciles of the reference App, the caches fed with what the first
-/// applied; `between` then changes the caches or the cluster. Returns the second's requests.
-async fn second_reconcile(between: impl FnOnce(&mut Watches, &mut Cluster)) -> Vec<Call> {
-    two_reconciles(REFERENCE, true, Duration::ZERO, between)
-        .await
-        .1
-}
-
-/// Two reconciles of the App in `yaml` by one reconciler; between them the caches are fed
-/// what the first applied when `watched` (else the watches run behind), `between` runs and
-/// `wait` passes. Returns what the second answered and requested.
-async fn two_reconciles(
-    yaml: &str,
-    watched: bool,
-    wait: Duration,
-    between: impl FnOnce(&mut Watches, &mut Cluster),
-) -> (Action, Vec<Call>) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "shop");
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let cluster = Arc::new(Mutex::new(Cluster::default()));
-    let server = tokio::spawn(serve(handle, cluster.clone(), calls.clone()));
-    let (children, mut watches) = watched_caches();
-    let mut settled = app(yaml);
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        events: EventQueue::spawn(Recorder::new(
-            client,
-            Reporter {
-                controller: "baseplate".into(),
-                instance: Some("test".into()),
-            },
-        )),
-        metrics: Arc::new(Metrics::default()),
-        apps: store_of(vec![]),
-        platforms: store_of(vec![]),
-        namespaces: store_of(vec![]),
-        children,
-        settings: Settings {
-            resync: Duration::from_secs(600),
-        },
-        memory: Default::default(),
-        failures: Default::default(),
-        clock: fixed_time,
-        generate_secret: fixed_secret,
-    });
-    reconcile(Arc::new(DeserializeGuard(Ok(settled.clone()))), ctx.clone())
-        .await
-        .unwrap();
-    ctx.events.flushed().await;
-    let first = std::mem::take(&mut *calls.lock().unwrap());
-    assert_eq!(
-        events(&first).first().map(|e| e.0.as_str()),
-        Some("Created")
-    );
-    settled.status = Some(written_status(&first, "my-application"));
-    if watched {
-        watches.observe(&first, &cluster.lock().unwrap());
-    }
-    between(&mut watches, &mut cluster.lock().unwrap());
-    tokio::time::sleep(wait).await;
-    let action = reconcile(Arc::new(DeserializeGuard(Ok(settled))), ctx.clone())
-        .await
-        .unwrap();
-    drop(ctx);
-    server.await.unwrap();
-    let calls = calls.lock().unwrap().clone();
-    (action, calls)
-}
-
-/// The cached Deployment after the first reconcile, changed by `edit`.
-fn edited_deployment(
-    watches: &Watches,
-    edit: impl FnOnce(&mut Deployment),
-) -> watcher::Event<Deployment> {
-    let mut deployment = watches
-        .deployments
-        .as_reader()
-        .get(&reflector::ObjectRef::new("my-application").within("shop"))
-        .unwrap()
-        .as_ref()
-        .clone();
-    edit(&mut deployment);
-    watcher::Event::Apply(deployment)
-}
-
 #[tokio::test]
 async fn a_reconcile_with_nothing_changed_since_the_last_one_makes_no_request() {
     let calls = second_reconcile(|_, _| {}).await;
@@ -1044,18 +517,6 @@ async fn a_status_only_change_of_a_child_costs_no_write() {
     assert_eq!(status.updated_replicas, Some(1));
 }
 
-fn cached_autoscaler(
-    watches: &Watches,
-) -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
-    watches
-        .horizontal_pod_autoscalers
-        .as_reader()
-        .get(&reflector::ObjectRef::new("my-application").within("shop"))
-        .unwrap()
-        .as_ref()
-        .clone()
-}
-
 #[tokio::test]
 async fn what_other_controllers_write_on_children_costs_no_write() {
     let calls = second_reconcile(|watches, _| {
@@ -1235,30 +696,8 @@ async fn a_secret_someone_else_made_blocks_the_app_without_rolling_pods() {
 
 #[tokio::test]
 async fn what_is_remembered_of_deleted_apps_is_dropped() {
-    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "shop");
-    let ctx = Context {
-        client: client.clone(),
-        events: EventQueue::spawn(Recorder::new(
-            client,
-            Reporter {
-                controller: "baseplate".into(),
-                instance: None,
-            },
-        )),
-        metrics: Arc::new(Metrics::default()),
-        apps: store_of(vec![]),
-        platforms: store_of(vec![]),
-        namespaces: store_of(vec![]),
-        children: empty_children(),
-        settings: Settings {
-            resync: Duration::from_secs(600),
-        },
-        memory: Default::default(),
-        failures: Default::default(),
-        clock: fixed_time,
-        generate_secret: fixed_secret,
-    };
+    let (_api, client) = FakeApi::start(Cluster::default());
+    let ctx = TestContext::new(client).build();
     let remembered = baseplate_operator::controller::context::AppliedChild {
         desired_digest: 1,
         version: Default::default(),
@@ -1274,17 +713,19 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
         let mut memory = ctx.memory.lock().unwrap();
         memory
             .applied
-            .insert("shop/Deployment/kept".into(), remembered.clone());
+            .insert(ChildKind::Deployment.of("shop", "kept"), remembered.clone());
         memory
             .applied
-            .insert("shop/Deployment/gone".into(), remembered.clone());
+            .insert(ChildKind::Deployment.of("shop", "gone"), remembered.clone());
         memory
             .applied
-            .insert("other/Deployment/kept".into(), remembered);
+            .insert(ChildKind::Deployment.of("other", "kept"), remembered);
         memory
             .secrets
-            .insert("shop/Secret/gone".into(), secret.clone());
-        memory.secrets.insert("shop/Secret/kept".into(), secret);
+            .insert(ChildKind::Secret.of("shop", "gone"), secret.clone());
+        memory
+            .secrets
+            .insert(ChildKind::Secret.of("shop", "kept"), secret);
         let mut failures = ctx.failures.lock().unwrap();
         failures.insert(reflector::ObjectRef::new("gone").within("shop"), 3);
         failures.insert(reflector::ObjectRef::new("kept").within("shop"), 1);
@@ -1295,11 +736,11 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
     let memory = ctx.memory.lock().unwrap();
     assert_eq!(
         memory.applied.keys().collect::<Vec<_>>(),
-        vec!["shop/Deployment/kept"]
+        vec![&ChildKind::Deployment.of("shop", "kept")]
     );
     assert_eq!(
         memory.secrets.keys().collect::<Vec<_>>(),
-        vec!["shop/Secret/kept"]
+        vec![&ChildKind::Secret.of("shop", "kept")]
     );
     let failures = ctx.failures.lock().unwrap();
     assert_eq!(failures.len(), 1);

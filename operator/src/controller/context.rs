@@ -6,22 +6,25 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use baseplate_crd::{App, Platform, SecretState};
+use baseplate_crd::{App, ChildKind, ChildRef, Platform, SecretState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 
-use super::events::EventQueue;
+use super::event_queue::EventQueue;
 use crate::metrics::Metrics;
 
-/// Metadata-only caches of Baseplate's children (label-filtered), so memory stays small: the
-/// operator needs to know what exists and who owns it, not the objects' contents.
+/// Label-filtered caches of Baseplate's children, mostly metadata only, so memory stays
+/// small: the operator needs to know what exists and who owns it, not the objects' contents.
+/// One field per [`ChildKind`]: [`ChildStores::meta`] matches on every kind, so a new kind
+/// does not compile without its cache, and `watches::own_children` cannot fill this struct
+/// without watching each one.
 #[derive(Clone)]
 pub struct ChildStores {
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
@@ -33,6 +36,36 @@ pub struct ChildStores {
     pub horizontal_pod_autoscalers: Store<HorizontalPodAutoscaler>,
     pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
     pub ingresses: Store<PartialObjectMeta<Ingress>>,
+}
+
+impl ChildStores {
+    /// The cached metadata of `child`, whatever its kind.
+    pub fn meta(&self, child: &ChildRef) -> Option<ObjectMeta> {
+        match child.kind {
+            ChildKind::ConfigMap => meta_of(&self.config_maps, child),
+            ChildKind::Secret => meta_of(&self.secrets, child),
+            ChildKind::Deployment => meta_of(&self.deployments, child),
+            ChildKind::Service => meta_of(&self.services, child),
+            ChildKind::HorizontalPodAutoscaler => meta_of(&self.horizontal_pod_autoscalers, child),
+            ChildKind::PodDisruptionBudget => meta_of(&self.pod_disruption_budgets, child),
+            ChildKind::Ingress => meta_of(&self.ingresses, child),
+        }
+    }
+}
+
+/// The cached object `child` in `store`, the cache of its kind.
+pub fn cached<S: Resource<DynamicType = ()> + Clone>(
+    store: &Store<S>,
+    child: &ChildRef,
+) -> Option<Arc<S>> {
+    store.get(&ObjectRef::new(&child.name).within(&child.namespace))
+}
+
+fn meta_of<S: Resource<DynamicType = ()> + Clone>(
+    store: &Store<S>,
+    child: &ChildRef,
+) -> Option<ObjectMeta> {
+    cached(store, child).map(|object| object.meta().clone())
 }
 
 /// What Baseplate last applied to one child: the digest of the desired object and the
@@ -72,11 +105,11 @@ pub struct RememberedSecret {
     pub read_at: Instant,
 }
 
-/// What the operator remembers between reconciles, by `namespace/Kind/name` of the child.
+/// What the operator remembers between reconciles, by child.
 #[derive(Default)]
 pub struct Memory {
-    pub applied: HashMap<String, AppliedChild>,
-    pub secrets: HashMap<String, RememberedSecret>,
+    pub applied: HashMap<ChildRef, AppliedChild>,
+    pub secrets: HashMap<ChildRef, RememberedSecret>,
 }
 
 #[derive(Clone, Debug)]
@@ -88,7 +121,7 @@ pub struct Settings {
 pub struct Context {
     pub client: Client,
     pub events: EventQueue,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
     pub apps: Store<DeserializeGuard<App>>,
     pub platforms: Store<Platform>,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
@@ -109,18 +142,12 @@ impl Context {
             .iter()
             .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
             .collect();
-        // Keys are `namespace/Kind/name`, and every child has its App's name.
-        let live_child = |key: &String| {
-            let mut parts = key.splitn(3, '/');
-            let (namespace, _kind, name) = (parts.next(), parts.next(), parts.next());
-            live.contains(&(
-                namespace.unwrap_or_default().to_string(),
-                name.unwrap_or_default().to_string(),
-            ))
-        };
+        // Every child has its App's name.
+        let live_child =
+            |child: &ChildRef| live.contains(&(child.namespace.clone(), child.name.clone()));
         let mut memory = self.memory.lock().expect("lock");
-        memory.applied.retain(|key, _| live_child(key));
-        memory.secrets.retain(|key, _| live_child(key));
+        memory.applied.retain(|child, _| live_child(child));
+        memory.secrets.retain(|child, _| live_child(child));
         drop(memory);
         self.failures.lock().expect("lock").retain(|app, _| {
             live.contains(&(app.namespace.clone().unwrap_or_default(), app.name.clone()))

@@ -1,24 +1,25 @@
 //! What can go wrong in a reconcile, and whether retrying can help.
 
+use baseplate_crd::ChildRef;
 use kube::runtime::reflector::ObjectRef;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("reading {what}: {source}")]
+    #[error("reading {child}: {source}")]
     Read {
-        what: String,
+        child: ChildRef,
         #[source]
         source: kube::Error,
     },
     #[error("applying {child}: {source}")]
     Apply {
-        child: String,
+        child: ChildRef,
         #[source]
         source: kube::Error,
     },
     #[error("pruning {child}: {source}")]
     Prune {
-        child: String,
+        child: ChildRef,
         #[source]
         source: kube::Error,
     },
@@ -28,13 +29,11 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    #[error("publishing an event: {0}")]
-    Event(#[source] kube::Error),
     #[error("rendering: {0}")]
     Render(#[from] baseplate_crd::RenderError),
     /// A child the cache did not show turned out to exist; the next attempt reads it first.
     #[error("{child} exists though the cache does not show it yet; looking again")]
-    AppearedUnseen { child: String },
+    AppearedUnseen { child: ChildRef },
 }
 
 impl Error {
@@ -45,21 +44,8 @@ impl Error {
             Error::Apply { .. } => "apply",
             Error::Prune { .. } => "prune",
             Error::Status { .. } => "status",
-            Error::Event(_) => "event",
             Error::Render(_) => "render",
             Error::AppearedUnseen { .. } => "cache",
-        }
-    }
-
-    /// The underlying API error, if any.
-    pub fn api_error(&self) -> Option<&kube::Error> {
-        match self {
-            Error::Read { source, .. }
-            | Error::Apply { source, .. }
-            | Error::Prune { source, .. }
-            | Error::Status { source, .. }
-            | Error::Event(source) => Some(source),
-            Error::Render(_) | Error::AppearedUnseen { .. } => None,
         }
     }
 }

@@ -1,71 +1,153 @@
-//! Events leave the reconcile's path: a reconcile queues them and goes on, and a background
-//! task publishes them. An event is a courtesy to people; after a Platform change a thousand
-//! reconciles should be rolling Deployments, not waiting on a thousand event writes.
+//! What a reconcile tells people through events on the App: children created, updated,
+//! drift-corrected and pruned, lasting problems once, and generated secret values (names
+//! only: a secret value never reaches an event, a log line or the status).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-
-use futures::StreamExt;
+use baseplate_crd::{App, ChildKind, ChildRef};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, Recorder};
-use tokio::sync::mpsc;
-use tracing::warn;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use tracing::info;
 
-use super::error::is_transient;
+use super::apply::{Report, labels};
+use super::context::Context;
 
-/// Events waiting beyond this are dropped with a warning rather than held without bound.
-const QUEUE_CAPACITY: usize = 10_000;
-/// Event writes in flight at once.
-const CONCURRENT_PUBLISHES: usize = 4;
-
-/// The sending end; the publishing task ends when every sender is gone and the queue is empty.
-#[derive(Clone)]
-pub struct EventQueue {
-    sender: mpsc::Sender<(Event, ObjectReference)>,
-    /// Events queued or being written.
-    pending: Arc<AtomicUsize>,
+/// The events for what a sync did. `generated`: secret keys given new values;
+/// `status_changed`: this reconcile wrote a new status (lasting problems are told then).
+pub fn publish_changes(
+    app: &App,
+    ctx: &Context,
+    report: &Report,
+    generated: &[String],
+    status_changed: bool,
+) {
+    let namespace = app.namespace().unwrap_or_default();
+    let had_secret = app.status.as_ref().is_some_and(|s| {
+        s.children
+            .iter()
+            .any(|c| ChildRef::parse(&namespace, c).is_some_and(|c| c.kind == ChildKind::Secret))
+    });
+    let first_values = (!generated.is_empty() && !had_secret).then(|| {
+        format!(
+            "; generated values for secret keys {}",
+            generated.join(", ")
+        )
+    });
+    let mut told_values = false;
+    let mut tell = |type_, reason, action, verb, items: Vec<String>| {
+        // A lasting problem is told once, when the status first reports it, not every reconcile.
+        let lasting = reason == "NameConflict" || reason == "ApplyFailed";
+        if !items.is_empty() && (status_changed || !lasting) {
+            let mut note = format!("{verb} {}", items.join(", "));
+            // One event for a new App: its children and its first secret values together.
+            if reason == "Created"
+                && let Some(values) = &first_values
+            {
+                note.push_str(values);
+                told_values = true;
+            }
+            publish(ctx, app, type_, reason, action, note);
+        }
+    };
+    let created = labels(&report.created);
+    tell(EventType::Normal, "Created", "Apply", "created", created);
+    let updated = labels(&report.updated);
+    tell(EventType::Normal, "Updated", "Apply", "updated", updated);
+    for child in &report.drift_corrected {
+        publish_about(
+            ctx,
+            app,
+            Some(child_reference(child)),
+            EventType::Warning,
+            "DriftCorrected",
+            "Apply",
+            format!("restored fields Baseplate owns that were changed by hand on {child}"),
+        );
+    }
+    let pruned = labels(&report.pruned);
+    let pruned_verb = "deleted, no longer wanted by the App:";
+    tell(EventType::Normal, "Pruned", "Prune", pruned_verb, pruned);
+    let conflicts = labels(&report.conflicts);
+    let conflict_verb = "left alone objects Baseplate does not own:";
+    tell(
+        EventType::Warning,
+        "NameConflict",
+        "Apply",
+        conflict_verb,
+        conflicts,
+    );
+    let refused = report.refusals();
+    tell(
+        EventType::Warning,
+        "ApplyFailed",
+        "Apply",
+        "the API server refused",
+        refused,
+    );
+    if generated.is_empty() || told_values {
+        return;
+    }
+    let (type_, reason, note) = if had_secret {
+        (
+            EventType::Warning,
+            "SecretRegenerated",
+            format!(
+                "the App's Secret lacked generated keys {}; new values were generated",
+                generated.join(", ")
+            ),
+        )
+    } else {
+        (
+            EventType::Normal,
+            "SecretGenerated",
+            format!("generated values for {}", generated.join(", ")),
+        )
+    };
+    publish(ctx, app, type_, reason, "Generate", note);
 }
 
-impl EventQueue {
-    /// Starts the publishing task on the current runtime.
-    pub fn spawn(recorder: Recorder) -> Self {
-        let (sender, receiver) = mpsc::channel::<(Event, ObjectReference)>(QUEUE_CAPACITY);
-        let pending = Arc::new(AtomicUsize::new(0));
-        let done = pending.clone();
-        let queued = futures::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|item| (item, receiver))
-        });
-        tokio::spawn(
-            queued.for_each_concurrent(
-                CONCURRENT_PUBLISHES,
-                move |(event, reference)| {
-                    let recorder = recorder.clone();
-                    let done = done.clone();
-                    async move {
-                        if let Err(error) = recorder.publish(&event, &reference).await {
-                            warn!(%error, retryable = is_transient(&error), reason = %event.reason, "could not publish event");
-                        }
-                        done.fetch_sub(1, Ordering::AcqRel);
-                    }
-                },
-            ),
-        );
-        Self { sender, pending }
+/// A reference to one of the App's children, for an event's related object.
+fn child_reference(child: &ChildRef) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(child.kind.api_version()),
+        kind: Some(child.kind.kind().into()),
+        name: Some(child.name.clone()),
+        namespace: Some(child.namespace.clone()),
+        ..Default::default()
     }
+}
 
-    pub fn publish(&self, event: Event, reference: ObjectReference) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
-        if let Err(error) = self.sender.try_send((event, reference)) {
-            self.pending.fetch_sub(1, Ordering::AcqRel);
-            warn!(reason = %error.into_inner().0.reason, "event queue full; event dropped");
-        }
-    }
+pub fn publish(
+    ctx: &Context,
+    app: &App,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    publish_about(ctx, app, None, type_, reason, action, note);
+}
 
-    /// Waits until every queued event has been written (or given up on).
-    pub async fn flushed(&self) {
-        while self.pending.load(Ordering::Acquire) > 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
+/// An event about the App that also names the child it concerns (`related`). The recorder
+/// folds repeats of the same reason about the same objects into one event with a count and
+/// the first note, so drift on two children at different times must name each child to be
+/// seen.
+fn publish_about(
+    ctx: &Context,
+    app: &App,
+    related: Option<ObjectReference>,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    info!(reason, %note, "event");
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: related,
+    };
+    // An event is a courtesy: queued, and failing to publish it never fails the reconcile.
+    ctx.events.publish(event, app.object_ref(&()));
 }

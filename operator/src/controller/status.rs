@@ -1,10 +1,20 @@
-//! The App's status, computed from what a reconcile observed. Pure, so every transition is
-//! unit-tested; nothing non-deterministic is written (times change only when a condition
-//! flips), so a status write never re-triggers the controller in a loop.
+//! The App's status: what is degraded, and the conditions computed from what a reconcile
+//! observed. Computing is pure, so every transition is unit-tested; nothing
+//! non-deterministic is written (times change only when a condition flips), so a status
+//! write never re-triggers the controller in a loop.
 
-use baseplate_crd::AppStatus;
+use baseplate_crd::{App, AppStatus, ChildKind, Children, RenderError, SecretState, Settings};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::apply::{FIELD_MANAGER, Report, labels};
+use super::context::Context;
+use super::error::Error;
+use super::owner::child_of;
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
@@ -46,6 +56,52 @@ impl Degradation {
             | Degradation::ProgressDeadlineExceeded(m) => m,
         }
     }
+}
+
+/// Why an App cannot be rendered: its running children stay exactly as they are.
+pub fn rejected(error: &RenderError) -> Degradation {
+    let message = format!("{error}; the running children were left unchanged");
+    match error {
+        RenderError::PolicyViolation(_) => Degradation::PolicyViolation(message),
+        _ => Degradation::InvalidSpec(message),
+    }
+}
+
+/// A Secret of the App's name that the App does not own: nothing is applied.
+pub fn foreign_secret(app: &App) -> Degradation {
+    Degradation::NameConflict(format!(
+        "{secret} already exists and is not owned by this App, so Baseplate applies nothing: the pods would read values it does not control. Baseplate creates the App's Secret itself; copy out any values you need, delete the Secret, and patch supplied values into the one Baseplate creates",
+        secret = child_of(app, ChildKind::Secret)
+    ))
+}
+
+/// What a sync left wrong: names held by others, children refused, supplied secret keys
+/// still without a value.
+fn degradations(app: &App, report: &Report, secrets: &SecretState) -> Vec<Degradation> {
+    let mut degradations = Vec::new();
+    if !report.conflicts.is_empty() {
+        degradations.push(Degradation::NameConflict(format!(
+            "{} already exist and are not owned by this App, so Baseplate leaves them alone; delete or rename them, or rename the App",
+            labels(&report.conflicts).join(", ")
+        )));
+    }
+    if !report.refused.is_empty() {
+        degradations.push(Degradation::ApplyFailed(format!(
+            "the API server refused {}",
+            report.refusals().join("; ")
+        )));
+    }
+    let missing = secrets.missing_supplied(&app.spec);
+    if !missing.is_empty() {
+        degradations.push(Degradation::WaitingForSecret(format!(
+            "supplied secret keys {} have no value yet; pods cannot start until they do: kubectl -n {} patch secret {} --type merge -p '{{\"stringData\":{{\"{}\":\"...\"}}}}'",
+            missing.join(", "),
+            app.namespace().unwrap_or_default(),
+            app.name_any(),
+            missing[0]
+        )));
+    }
+    degradations
 }
 
 /// The rollout state of the App's Deployment, as its controller reports it.
@@ -101,6 +157,39 @@ pub struct Observed {
     pub rollout: Option<Rollout>,
     /// `None` when nothing was rendered: the previous URL, children and layers stay.
     pub rendered: Option<Rendered>,
+}
+
+impl Observed {
+    /// Nothing applied, for the reason `degradation` gives: counts, URL and children stay
+    /// as they were reported.
+    pub fn blocked(generation: Option<i64>, degradation: Degradation) -> Self {
+        Self {
+            generation,
+            degradations: vec![degradation],
+            rollout: None,
+            rendered: None,
+        }
+    }
+}
+
+/// What the status reports after the children were synced.
+pub fn after_sync(
+    app: &App,
+    settings: &Settings,
+    children: &Children,
+    report: &Report,
+    secrets: &SecretState,
+) -> Observed {
+    Observed {
+        generation: app.meta().generation,
+        degradations: degradations(app, report, secrets),
+        rollout: report.deployment.as_ref().map(Rollout::from_deployment),
+        rendered: Some(Rendered {
+            url: settings.url(),
+            children: children.names(),
+            platforms: settings.platforms.clone(),
+        }),
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -224,6 +313,31 @@ pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> 
             .map_or(previous.children, |r| r.children.clone()),
         platforms: rendered.map_or(previous.platforms, |r| r.platforms),
     }
+}
+
+/// Writes the status computed from `observed` if it changed; returns whether it did.
+pub async fn write(app: &App, ctx: &Context, observed: &Observed) -> Result<bool, Error> {
+    let status = compute(app.status.as_ref(), observed, (ctx.clock)());
+    if app.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": App::api_version(&()),
+        "kind": App::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &app.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Status {
+        app: ObjectRef::from_obj(app),
+        source,
+    })?;
+    Ok(true)
 }
 
 fn condition(

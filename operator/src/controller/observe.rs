@@ -1,0 +1,130 @@
+//! What a reconcile reads besides the App: the labels of its namespace, the Platforms they
+//! select, and the App's Secret (from the cache, memory, or the API server).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use baseplate_crd::{App, ChildKind, EffectivePlatform, SecretState};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use tokio::time::Instant;
+
+use super::apply::CACHE_LAG_ALLOWANCE;
+use super::context::{Context, RememberedSecret};
+use super::error::Error;
+use super::owner::{child_of, owned_by};
+
+/// The Platforms that apply to the App, chosen by its namespace's labels.
+pub fn platform(app: &App, ctx: &Context) -> EffectivePlatform {
+    let namespace = app.namespace().unwrap_or_default();
+    let namespace_labels: BTreeMap<String, String> = ctx
+        .namespaces
+        .get(&ObjectRef::new(&namespace))
+        .map(|ns| ns.labels().clone())
+        .unwrap_or_default();
+    let platforms = ctx.platforms.state();
+    EffectivePlatform::select(platforms.iter().map(Arc::as_ref), &namespace_labels)
+}
+
+/// The App's Secret as it is, and the names of the generated keys given new values.
+pub struct SecretValues {
+    pub state: SecretState,
+    pub generated: Vec<String>,
+}
+
+/// The App's Secret as it is, with values made for generated keys that have none. Looks at
+/// the Secret only when the App declares keys, reads it from the API server only when the
+/// cache shows a version not remembered (or `read_first`), and generates only when it truly
+/// lacks values. `None` when a Secret of that name exists that this App does not own: values
+/// generated for it could never be stored, and pods would roll on every reconcile.
+pub async fn secret(
+    app: &App,
+    ctx: &Context,
+    read_first: bool,
+) -> Result<Option<SecretValues>, Error> {
+    if app
+        .spec
+        .secrets
+        .as_ref()
+        .is_none_or(|s| s.generate.is_empty() && s.supplied.is_empty())
+    {
+        return Ok(Some(SecretValues {
+            state: SecretState::default(),
+            generated: Vec::new(),
+        }));
+    }
+    let known = if read_first {
+        None
+    } else {
+        remembered_secret(app, ctx)
+    };
+    let mut state = match known {
+        Some(state) => state,
+        None => match read_secret(app, ctx).await? {
+            Some(state) => state,
+            None => return Ok(None),
+        },
+    };
+    let generated = state.generate_missing(&app.spec, ctx.generate_secret);
+    Ok(Some(SecretValues { state, generated }))
+}
+
+/// The Secret's values as last read or written, if the cache shows that same version (or
+/// shows nothing yet, moments after Baseplate created it); none while the cache shows no
+/// Secret and nothing is remembered: a new App's Secret is created, not looked for (a
+/// create never overwrites one that exists, see `apply::CREATE_ONLY_VERSION`).
+fn remembered_secret(app: &App, ctx: &Context) -> Option<SecretState> {
+    let child = child_of(app, ChildKind::Secret);
+    let cached = ctx.children.meta(&child);
+    let memory = ctx.memory.lock().expect("lock");
+    let Some(remembered) = memory.secrets.get(&child) else {
+        return cached.is_none().then(SecretState::default);
+    };
+    let current = match &cached {
+        Some(meta) => {
+            meta.resource_version.is_some()
+                && meta.resource_version == remembered.resource_version
+                && owned_by(meta, app)
+        }
+        None => remembered.read_at.elapsed() < CACHE_LAG_ALLOWANCE,
+    };
+    current.then(|| remembered.values.clone())
+}
+
+/// Reads the Secret; `None` when it is not this App's.
+async fn read_secret(app: &App, ctx: &Context) -> Result<Option<SecretState>, Error> {
+    let api: Api<Secret> =
+        Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let existing = api
+        .get_opt(&app.name_any())
+        .await
+        .map_err(|source| Error::Read {
+            child: child_of(app, ChildKind::Secret),
+            source,
+        })?;
+    if let Some(secret) = &existing
+        && !owned_by(&secret.metadata, app)
+    {
+        return Ok(None);
+    }
+    let Some(secret) = existing else {
+        return Ok(Some(SecretState::default()));
+    };
+    Ok(Some(remember_secret(app, ctx, secret)))
+}
+
+/// Remembers the Secret as read or as the API server answered its apply.
+pub fn remember_secret(app: &App, ctx: &Context, secret: Secret) -> SecretState {
+    let values = SecretState::new(secret.data.unwrap_or_default());
+    ctx.memory.lock().expect("lock").secrets.insert(
+        child_of(app, ChildKind::Secret),
+        RememberedSecret {
+            resource_version: secret.metadata.resource_version,
+            values: values.clone(),
+            read_at: Instant::now(),
+        },
+    );
+    values
+}

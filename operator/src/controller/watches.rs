@@ -1,0 +1,207 @@
+//! The watches the controller runs and the caches they fill, each cached object slimmed to
+//! what is read from the cache.
+
+use std::time::Duration;
+
+use baseplate_crd::{App, Platform, labels};
+use futures::{Stream, StreamExt, future};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+
+use super::context::{self, ChildStores};
+
+type AppController = Controller<DeserializeGuard<App>>;
+
+/// Every App, as far as it parses (an App that does not is still reconciled, to say so).
+pub fn apps(
+    client: &Client,
+) -> (
+    Store<DeserializeGuard<App>>,
+    impl Stream<Item = Result<DeserializeGuard<App>, watcher::Error>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store::<DeserializeGuard<App>>();
+    let stream = reflector::reflector(
+        writer,
+        watcher(
+            Api::<DeserializeGuard<App>>::all(client.clone()),
+            watcher::Config::default().any_semantic(),
+        )
+        .default_backoff()
+        .modify(slim_app),
+    )
+    .applied_objects();
+    (store, stream)
+}
+
+/// Apps are cached without what is never read from the cache and can outweigh the spec:
+/// managed fields, and the copy of the whole object `kubectl apply` keeps in an annotation.
+fn slim_app(app: &mut DeserializeGuard<App>) {
+    let meta = app.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Every Platform; a deleted one arrives with a deletion timestamp (see [`deleted_marked`]).
+pub fn platforms(
+    client: &Client,
+) -> (
+    Store<Platform>,
+    impl Stream<Item = Result<Platform, watcher::Error>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store::<Platform>();
+    let stream = reflector::reflector(
+        writer,
+        watcher(
+            Api::<Platform>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    )
+    .filter_map(|event| future::ready(deleted_marked(event)));
+    (store, stream)
+}
+
+/// Every namespace's metadata: its labels select Platforms.
+pub fn namespaces(
+    client: &Client,
+) -> (
+    Store<PartialObjectMeta<Namespace>>,
+    impl Stream<Item = Result<PartialObjectMeta<Namespace>, watcher::Error>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store::<PartialObjectMeta<Namespace>>();
+    let stream = reflector::reflector(
+        writer,
+        watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    )
+    .touched_objects();
+    (store, stream)
+}
+
+/// Watches every child kind for the controller (a change to a child reconciles its owner)
+/// and returns their caches. Each cache comes from [`owned`], which also hands its watch to
+/// the controller, so no cache goes unwatched; `ChildStores` is built without `..`, so no
+/// kind goes uncached.
+pub fn own_children(controller: AppController, client: &Client) -> (AppController, ChildStores) {
+    let (controller, config_maps) =
+        owned::<PartialObjectMeta<ConfigMap>>(controller, client, |_| {});
+    let (controller, secrets) = owned::<PartialObjectMeta<Secret>>(controller, client, |_| {});
+    let (controller, deployments) = owned(controller, client, slim_deployment);
+    let (controller, services) = owned(controller, client, slim_service);
+    let (controller, horizontal_pod_autoscalers) = owned(controller, client, slim_autoscaler);
+    let (controller, pod_disruption_budgets) =
+        owned::<PartialObjectMeta<PodDisruptionBudget>>(controller, client, |_| {});
+    let (controller, ingresses) = owned::<PartialObjectMeta<Ingress>>(controller, client, |_| {});
+    let stores = ChildStores {
+        config_maps,
+        secrets,
+        deployments,
+        services,
+        horizontal_pod_autoscalers,
+        pod_disruption_budgets,
+        ingresses,
+    };
+    (controller, stores)
+}
+
+/// A label-filtered reflector for one child kind, caching what `slim` leaves of each object
+/// (never its managed fields), its events handed to the controller as owned objects. Most
+/// kinds are cached as metadata only (`PartialObjectMeta`): the operator needs to know what
+/// exists and who owns it.
+fn owned<K>(
+    controller: AppController,
+    client: &Client,
+    slim: fn(&mut K),
+) -> (AppController, Store<K>)
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let config =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config)
+            .default_backoff()
+            .modify(move |object| {
+                object.meta_mut().managed_fields = None;
+                slim(object);
+            }),
+    )
+    .touched_objects();
+    (controller.owns_stream(stream), store)
+}
+
+/// Deployments are cached with their status (for the App's status) but without the pod
+/// template, which is most of their size and never read from the cache.
+fn slim_deployment(deployment: &mut Deployment) {
+    if let Some(spec) = deployment.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+/// Services and autoscalers have a status but no generation: their spec is cached to tell a status update
+/// (frequent for an autoscaler) from an edit, their status is not.
+fn slim_autoscaler(hpa: &mut HorizontalPodAutoscaler) {
+    hpa.status = None;
+}
+
+fn slim_service(service: &mut Service) {
+    service.status = None;
+}
+
+/// `Store::wait_until_ready` that cannot miss its wake-up. kube-runtime's ready signal wakes
+/// only the task that polled it last, and the Controller waits on the Apps store too, so a
+/// single wait here could sleep forever (and /readyz answer 503) once the Controller polled
+/// after it. Asking again every half second sees the signal whoever was woken.
+pub async fn filled<K>(store: &Store<K>) -> bool
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        let wait = tokio::time::timeout(Duration::from_millis(500), store.wait_until_ready());
+        if let Ok(result) = wait.await {
+            return result.is_ok();
+        }
+    }
+}
+
+/// Platform watch events as objects; a deleted Platform carries a deletion timestamp so its
+/// trigger can tell a deletion from an unchanged relist.
+fn deleted_marked(
+    event: Result<watcher::Event<Platform>, watcher::Error>,
+) -> Option<Result<Platform, watcher::Error>> {
+    match event {
+        Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => Some(Ok(p)),
+        Ok(watcher::Event::Delete(mut p)) => {
+            p.metadata
+                .deletion_timestamp
+                .get_or_insert_with(context::now);
+            Some(Ok(p))
+        }
+        Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
