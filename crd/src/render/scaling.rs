@@ -8,7 +8,7 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::ChildMeta;
-use crate::resolve::Settings;
+use crate::settings::Settings;
 
 pub(super) fn horizontal_pod_autoscaler(
     settings: &Settings,
