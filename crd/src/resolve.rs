@@ -279,3 +279,94 @@ fn ingress(
         tls,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::platform::PlatformLimits;
+
+    /// The paths of a Platform's `defaults` that hold one knob's value each.
+    fn knob_paths(value: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
+        const WHOLE_VALUES: [&str; 4] = [
+            "podSecurityContext",
+            "containerSecurityContext",
+            "labels",
+            "annotations",
+        ];
+        match value {
+            Value::Object(fields) if !WHOLE_VALUES.contains(&prefix) => {
+                for (field, inner) in fields {
+                    let path = match prefix {
+                        "" => field.clone(),
+                        _ => format!("{prefix}.{field}"),
+                    };
+                    knob_paths(inner, &path, paths);
+                }
+            }
+            _ => {
+                paths.insert(prefix.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_a_platform_sets_is_read_and_explained_under_its_own_path() {
+        let defaults = json!({
+            "replicas": 4,
+            "autoscaling": {"enabled": true, "minReplicas": 3, "maxReplicas": 9, "targetCPUUtilizationPercentage": 60},
+            "resources": {"cpu": "300m", "memory": "300Mi", "cpuLimit": "1", "memoryLimit": "400Mi"},
+            "readinessProbe": {"path": "/ready", "port": "http", "initialDelaySeconds": 2, "periodSeconds": 7, "timeoutSeconds": 2, "failureThreshold": 4},
+            "preStopSleepSeconds": 12,
+            "terminationGracePeriodSeconds": 50,
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "10%"},
+            "minReadySeconds": 3,
+            "progressDeadlineSeconds": 300,
+            "revisionHistoryLimit": 2,
+            "podDisruptionBudget": {"enabled": true, "maxUnavailable": "50%"},
+            "ingress": {"enabled": true, "className": "nginx", "hostTemplate": "{name}.example.org", "tls": {"enabled": true, "clusterIssuer": "ca", "secretNameTemplate": "{name}-cert"}},
+            "podSecurityContext": {"runAsNonRoot": true},
+            "containerSecurityContext": {"readOnlyRootFilesystem": true},
+            "automountServiceAccountToken": true,
+            "topologySpread": {"enabled": true, "topologyKeys": ["zone"], "maxSkew": 2, "whenUnsatisfiable": "DoNotSchedule"},
+            "labels": {"team": "web"},
+            "annotations": {"owner": "sre"},
+            "configMountPath": "/etc/app",
+        });
+        let platform = EffectivePlatform {
+            layers: vec![PlatformLayer {
+                name: "everything".into(),
+                priority: 0,
+                defaults: serde_json::from_value(defaults.clone()).unwrap(),
+                limits: PlatformLimits::default(),
+            }],
+        };
+        let app: App = serde_json::from_value(json!({
+            "apiVersion": "baseplate.dev/v1alpha1",
+            "kind": "App",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"image": "web:1", "ports": [{"name": "http", "containerPort": 8080}]},
+        }))
+        .unwrap();
+
+        let settings = resolve(&app, &platform).unwrap();
+
+        let from_platform: BTreeSet<String> = settings
+            .provenance
+            .iter()
+            .filter(|(_, p)| p.source == Source::Platform("everything".into()))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut set = BTreeSet::new();
+        knob_paths(&defaults, "", &mut set);
+        assert_eq!(from_platform, set);
+        for key in &from_platform {
+            let pointer = format!("/{}", key.replace('.', "/"));
+            let explained: Value = serde_json::from_str(&settings.provenance[key].value).unwrap();
+            assert_eq!(Some(&explained), defaults.pointer(&pointer), "{key}");
+        }
+    }
+}
