@@ -581,7 +581,7 @@ fn has_our_labels(meta: &ObjectMeta) -> bool {
         .as_ref()
         .and_then(|l| l.get(labels::MANAGED_BY))
         .map(String::as_str)
-        == Some(labels::MANAGER)
+        == Some(labels::MANAGED_BY_VALUE)
 }
 
 pub fn child_key(namespace: &str, label: &str) -> String {
