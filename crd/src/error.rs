@@ -64,17 +64,6 @@ pub enum RenderError {
     GeneratedSecretMissing(String),
 }
 
-impl RenderError {
-    /// A stable machine-readable reason, used for status conditions and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            RenderError::InvalidSpec(_) => "InvalidSpec",
-            RenderError::PolicyViolation(_) => "PolicyViolation",
-            RenderError::GeneratedSecretMissing(_) => "GeneratedSecretMissing",
-        }
-    }
-}
-
 /// Problems found while reading or validating manifests.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {

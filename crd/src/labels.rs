@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 pub const NAME: &str = "app.kubernetes.io/name";
 pub const INSTANCE: &str = "app.kubernetes.io/instance";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const MANAGER: &str = "baseplate";
+/// The value of [`MANAGED_BY`] on everything Baseplate makes.
+pub const MANAGED_BY_VALUE: &str = "baseplate";
 /// Names the owning App; with the owner reference it marks what Baseplate may prune.
 pub const APP: &str = "baseplate.dev/app";
 pub const CONFIG_HASH: &str = "baseplate.dev/config-hash";
@@ -26,12 +27,7 @@ pub fn selector(app: &str) -> BTreeMap<String, String> {
 pub fn child_labels(app: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut labels = extra.clone();
     labels.extend(selector(app));
-    labels.insert(MANAGED_BY.to_string(), MANAGER.to_string());
+    labels.insert(MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string());
     labels.insert(APP.to_string(), app.to_string());
     labels
-}
-
-/// The label selector (as a string for list calls) that finds every child of an App.
-pub fn children_selector(app: &str) -> String {
-    format!("{MANAGED_BY}={MANAGER},{APP}={app}")
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{example_files, example_platform, fixed_secrets, parse, select, to_yaml};
+use common::{Reason, example_files, example_platform, fixed_secrets, parse, select, to_yaml};
 
 /// Every App of every example, with the name of the file it came from.
 fn example_apps() -> Vec<(String, baseplate_crd::App)> {

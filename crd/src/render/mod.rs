@@ -23,8 +23,10 @@ use crate::child::{ChildObject, ChildRef};
 use crate::error::RenderError;
 use crate::labels;
 use crate::policy;
-use crate::resolve::{self, EffectivePlatform, Settings};
+use crate::resolve;
 use crate::secrets::SecretState;
+use crate::select::EffectivePlatform;
+use crate::settings::Settings;
 
 /// The desired children of one App. The applier destructures it without `..`, so a kind added
 /// here that is not applied and pruned there fails to compile.

@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::ChildMeta;
 use crate::app::App;
 use crate::labels;
-use crate::resolve::Settings;
+use crate::settings::Settings;
 
 /// `None` when the App has no port: nothing to route to.
 pub(super) fn service(app: &App, meta: &ChildMeta) -> Option<Service> {

@@ -8,7 +8,8 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::ChildMeta;
-use crate::resolve::Settings;
+use crate::child::ChildKind;
+use crate::settings::Settings;
 
 pub(super) fn horizontal_pod_autoscaler(
     settings: &Settings,
@@ -19,8 +20,8 @@ pub(super) fn horizontal_pod_autoscaler(
         metadata: meta.object_meta(),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: "Deployment".into(),
+                api_version: Some(ChildKind::Deployment.api_version()),
+                kind: ChildKind::Deployment.kind().into(),
                 name: meta.name.clone(),
             },
             min_replicas: Some(hpa.min_replicas),

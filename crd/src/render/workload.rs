@@ -19,7 +19,7 @@ use super::ChildMeta;
 use super::config::config_env_keys;
 use crate::app::{App, Port, Probe};
 use crate::labels;
-use crate::resolve::{ResourceSettings, Settings};
+use crate::settings::{ResourceSettings, Settings};
 
 pub const MAIN_CONTAINER: &str = "app";
 const TMP_VOLUME: &str = "tmp";

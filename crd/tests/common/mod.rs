@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use baseplate_crd::manifest::{self, Manifests};
+pub use baseplate_crd::names::is_dns_label;
 use baseplate_crd::{App, Children, EffectivePlatform, Platform, RenderError, SecretState};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Probe};
@@ -182,17 +183,6 @@ pub fn example_platform() -> Platform {
     found.remove(0)
 }
 
-/// A DNS-1123 label as Kubernetes checks object names of Services and the like.
-pub fn is_dns_label(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 63
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !text.starts_with('-')
-        && !text.ends_with('-')
-}
-
 /// Every port a probe, the Service or the Ingress names exists on the container.
 pub fn assert_ports_exist(children: &Children) {
     let main = main_container(children);
@@ -353,5 +343,21 @@ pub fn assert_names_valid(children: &Children) {
     }
     for volume in pod.volumes.iter().flatten() {
         assert!(is_dns_label(&volume.name), "volume {:?}", volume.name);
+    }
+}
+
+/// The kind of a render error by name, as the tests compare it. Nothing outside the tests
+/// needs it: the operator reports its own degradation reasons.
+pub trait Reason {
+    fn reason(&self) -> &'static str;
+}
+
+impl Reason for RenderError {
+    fn reason(&self) -> &'static str {
+        match self {
+            RenderError::InvalidSpec(_) => "InvalidSpec",
+            RenderError::PolicyViolation(_) => "PolicyViolation",
+            RenderError::GeneratedSecretMissing(_) => "GeneratedSecretMissing",
+        }
     }
 }

@@ -27,5 +27,5 @@ pub fn has_our_labels(meta: &ObjectMeta) -> bool {
         .as_ref()
         .and_then(|l| l.get(labels::MANAGED_BY))
         .map(String::as_str)
-        == Some(labels::MANAGER)
+        == Some(labels::MANAGED_BY_VALUE)
 }

@@ -137,8 +137,11 @@ where
         + 'static,
 {
     let api: Api<K> = Api::all(client.clone());
-    let config =
-        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let config = watcher::Config::default().labels(&format!(
+        "{}={}",
+        labels::MANAGED_BY,
+        labels::MANAGED_BY_VALUE
+    ));
     let (store, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,

@@ -52,7 +52,7 @@ pub fn api_resource(kind: &str) -> ApiResource {
 
 /// The label selector of every child Baseplate makes (the baseline renders the same labels).
 pub fn children_selector() -> String {
-    format!("{}={}", labels::MANAGED_BY, labels::MANAGER)
+    format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE)
 }
 
 pub fn load_selector() -> String {
@@ -163,7 +163,7 @@ pub async fn versions(client: &Client, namespaces: &HashSet<String>) -> anyhow::
                 .iter()
                 .flatten()
                 .find(|f| {
-                    f.manager.as_deref() == Some(labels::MANAGER)
+                    f.manager.as_deref() == Some(labels::MANAGED_BY_VALUE)
                         && f.subresource.as_deref().unwrap_or_default() == subresource
                 })
                 .and_then(|f| f.time.as_ref())

@@ -1,0 +1,196 @@
+//! Cross-field rules: values computed from other settings, and combinations refused because
+//! no rollout, drain or apply could succeed with them. Baseplate works these out so users
+//! need not; each one that changes a value records itself as the value's source.
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::app::{AppSpec, Port};
+use crate::builtin;
+use crate::error::FieldError;
+use crate::layering::Resolver;
+use crate::names;
+use crate::select::PlatformLayer;
+use crate::settings::{HpaSettings, Source};
+
+/// Whether the App itself asked for an autoscaler, if it said anything about it.
+pub fn app_wants_autoscaling(spec: &AppSpec) -> Option<bool> {
+    spec.autoscaling
+        .as_ref()
+        .and_then(|a| a.enabled)
+        // An App that states a fixed size has asked for no autoscaler.
+        .or(spec.replicas.map(|_| false))
+        // An App that configures autoscaling has asked for one, even where a Platform turns it off.
+        .or(spec.autoscaling.as_ref().map(|_| true))
+}
+
+/// An autoscaler whose minimum exceeds its maximum.
+pub fn min_replicas_within_max(
+    r: &Resolver,
+    hpa: &HpaSettings,
+    min_key: &str,
+    max_key: &str,
+) -> Option<FieldError> {
+    (hpa.min_replicas > hpa.max_replicas).then(|| {
+        FieldError::new(
+            "spec.autoscaling",
+            format!(
+                "minReplicas {} ({}) exceeds maxReplicas {} ({}); set both in spec.autoscaling",
+                hpa.min_replicas,
+                r.source_of(min_key),
+                hpa.max_replicas,
+                r.source_of(max_key),
+            ),
+        )
+    })
+}
+
+/// The preStop sleep, raised to the highest `limits.minPreStopSleepSeconds` of the Platforms.
+pub fn pre_stop_sleep_floor(
+    r: &mut Resolver,
+    key: &str,
+    layers: &[PlatformLayer],
+    seconds: i64,
+) -> i64 {
+    match layers
+        .iter()
+        .filter_map(|l| l.limits.min_pre_stop_sleep_seconds.map(|m| (m, &l.name)))
+        .max()
+    {
+        Some((floor, platform)) if seconds < floor => {
+            r.record(
+                key,
+                &floor,
+                Source::Rule(format!(
+                    "raised to limits.minPreStopSleepSeconds of platform/{platform}"
+                )),
+            );
+            floor
+        }
+        _ => seconds,
+    }
+}
+
+/// The grace period, raised so that it outlasts the preStop sleep by the shutdown margin.
+pub fn grace_outlasts_pre_stop(
+    r: &mut Resolver,
+    key: &str,
+    pre_stop_sleep_seconds: i64,
+    grace_seconds: i64,
+) -> i64 {
+    let floor = pre_stop_sleep_seconds + builtin::SHUTDOWN_MARGIN_SECONDS;
+    if grace_seconds >= floor {
+        return grace_seconds;
+    }
+    r.record(
+        key,
+        &floor,
+        Source::Rule(format!(
+            "raised to preStopSleepSeconds + {}s",
+            builtin::SHUTDOWN_MARGIN_SECONDS
+        )),
+    );
+    floor
+}
+
+/// A rolling update with neither surge nor unavailability never progresses.
+pub fn rollout_can_progress(
+    r: &Resolver,
+    (max_surge, surge_key): (&IntOrString, &str),
+    (max_unavailable, unavailable_key): (&IntOrString, &str),
+) -> Option<FieldError> {
+    (is_zero(max_surge) && is_zero(max_unavailable)).then(|| {
+        FieldError::new(
+            "rollingUpdate",
+            format!(
+                "maxSurge ({}) and maxUnavailable ({}) are both zero, so no rollout could progress; set one of them above zero in the Platform",
+                r.source_of(surge_key),
+                r.source_of(unavailable_key),
+            ),
+        )
+    })
+}
+
+fn is_zero(value: &IntOrString) -> bool {
+    match value {
+        IntOrString::Int(n) => *n == 0,
+        IntOrString::String(s) => s.trim_end_matches('%').trim() == "0",
+    }
+}
+
+/// The PDB's `maxUnavailable`, or `None` for no PDB.
+pub fn pdb_max_unavailable(
+    enabled: bool,
+    minimum_replicas: i32,
+    max_unavailable: IntOrString,
+) -> Option<IntOrString> {
+    // One replica under a PDB blocks every node drain; a PDB only helps from two up.
+    (enabled && minimum_replicas >= 2).then_some(max_unavailable)
+}
+
+/// The memory limit, equal to the request when no layer sets one.
+pub fn memory_limit_or_request(
+    r: &mut Resolver,
+    key: &str,
+    limit: Option<String>,
+    request: &str,
+) -> String {
+    limit.unwrap_or_else(|| {
+        r.record(
+            key,
+            &request,
+            Source::Rule("equal to the memory request".into()),
+        );
+        request.to_string()
+    })
+}
+
+/// The readiness probe's port, when it is one of the App's ports; else the first port.
+pub fn probe_port_of_app(
+    r: &mut Resolver,
+    key: &str,
+    port: String,
+    ports: &[Port],
+) -> Option<String> {
+    if ports.iter().any(|p| p.name == port) {
+        return Some(port);
+    }
+    // Admission checks the App's own port names, so this one is a Platform default that
+    // does not fit this App. Probing the first port beats silently having no probe at all.
+    let first = ports.first().map(|p| p.name.clone());
+    r.record(
+        key,
+        &first,
+        Source::Rule(format!(
+            "the default port {port:?} is not one of this App's ports; the first port"
+        )),
+    );
+    first
+}
+
+/// A host made from the Platform's host template that is not a DNS name.
+pub fn templated_host_is_dns_name(
+    template: &str,
+    template_source: &str,
+    host: &str,
+) -> Option<FieldError> {
+    (!names::is_dns_name(host)).then(|| {
+        FieldError::new(
+            "spec.ingress.host",
+            format!(
+                "the host template {template:?} ({template_source}) gives {host:?}, which is not a valid DNS name (labels of at most 63 lowercase characters); set spec.ingress.host or fix ingress.hostTemplate in the Platform"
+            ),
+        )
+    })
+}
+
+/// A TLS Secret name made from the Platform's template that Kubernetes would refuse.
+pub fn tls_secret_name_is_valid(secret_name: &str, template_source: &str) -> Option<FieldError> {
+    (!names::is_dns_subdomain(secret_name)).then(|| {
+        FieldError::new(
+            "ingress.tls.secretNameTemplate",
+            format!(
+                "gives the Secret name {secret_name:?}, which is not a valid DNS-1123 subdomain; fix it in {template_source}"
+            ),
+        )
+    })
+}
