@@ -13,11 +13,11 @@ help: ## List the targets
 render: ## Render the reference App with the built-in defaults (no cluster needed)
 	$(CARGO) run --quiet -p baseplate --bin baseplate -- render $(APP)
 
-test: ## Run every test that needs no cluster (unit, snapshot, property, CRD, mock-API)
+test: lint ## Lint, then every test that needs no cluster (unit, snapshot, property, CRD, mock-API)
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) fmt --all -- --check
 
-lint: ## Clippy with warnings as errors
+lint: ## Clippy on the whole workspace, all targets, warnings as errors (lints: Cargo.toml)
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 fmt: ## Format the code
@@ -30,14 +30,17 @@ crds: ## Regenerate deploy/crds.yaml and the editor schemas in deploy/schemas/ f
 bench: ## Criterion benchmarks of rendering
 	$(CARGO) bench -p baseplate-crd
 
+# The suite (package baseplate-tests) runs the `baseplate` binary of the same profile, so
+# build it first: Cargo builds a package's binaries only for that package's own tests.
 e2e: ## End-to-end tests against the cluster in KUBECONFIG (Kubernetes 1.33+)
-	BASEPLATE_E2E=1 $(CARGO) test -p baseplate --test e2e -- --ignored --test-threads=1 --nocapture
+	$(CARGO) build --locked -p baseplate --bin baseplate
+	BASEPLATE_E2E=1 $(CARGO) test --locked -p baseplate-tests --test e2e -- --ignored --test-threads=1 --nocapture
 
 N ?= 1000
-load: ## Load harness against the cluster in KUBECONFIG: N Apps (default 1000), report in load-N.json
+load: ## Load harness against the cluster in KUBECONFIG: N Apps (default 1000), report in bench/results/load-N.json
 	$(KUBECTL) apply --server-side -f deploy/crds.yaml
-	$(CARGO) build --release --locked -p baseplate --bins
-	$(CARGO) run --release --locked -p baseplate --bin baseplate-load -- --apps $(N) --output load-$(N).json $(LOAD_ARGS)
+	$(CARGO) build --release --locked -p baseplate --bin baseplate
+	$(CARGO) run --release --locked -p baseplate-bench --bin baseplate-load -- --apps $(N) --output bench/results/load-$(N).json $(LOAD_ARGS)
 
 run: ## Run the operator from this machine against the current kubeconfig context
 	$(CARGO) run -p baseplate --bin baseplate -- run --leader-election=false --http-address 127.0.0.1:8080

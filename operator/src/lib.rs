@@ -4,7 +4,6 @@ pub mod cli;
 pub mod controller;
 pub mod http;
 pub mod leader;
-pub mod load;
 pub mod metrics;
 pub mod offline;
 pub mod telemetry;

@@ -1,7 +1,7 @@
-//! `baseplate-load`: the load harness (`make load N=1000`). The logic lives in
-//! `baseplate_operator::load`.
+//! `baseplate-load`: the load harness (`make load N=1000`). The logic lives in the
+//! `baseplate_bench` library.
 
-use baseplate_operator::load;
+use baseplate_bench::{options::Options, run};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -11,8 +11,8 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn")),
         )
         .init();
-    let options = load::Options::parse();
-    let report = tokio::runtime::Runtime::new()?.block_on(load::main(options))?;
+    let options = Options::parse();
+    let report = tokio::runtime::Runtime::new()?.block_on(run::main(options))?;
     let failed = report.targets.iter().filter(|t| !t.pass).count();
     if failed > 0 {
         eprintln!("{failed} of {} targets missed", report.targets.len());

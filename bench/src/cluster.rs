@@ -1,26 +1,25 @@
-//! Cluster setup and the API calls every phase shares: CRDs, the load namespaces, applying
+//! Cluster setup and the API calls every phase shares: the load namespaces, applying
 //! objects with bounded concurrency, label-selected LISTs of the child kinds.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use baseplate_crd::{Platform, labels};
+use baseplate_tests::wait::poll;
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use super::measure::{Counters, Version, Versions, parse_prometheus, requests_by_resource};
-use super::workload::{HARNESS_MANAGER, LOAD_LABEL};
+use crate::measure::{Counters, Version, Versions, parse_prometheus, requests_by_resource};
+use crate::workload::{HARNESS_MANAGER, LOAD_LABEL, PLATFORM_NAME, platform_manifest};
 
 /// The seven child kinds, in the operator's apply order.
 pub const CHILD_KINDS: [&str; 7] = [
@@ -32,9 +31,6 @@ pub const CHILD_KINDS: [&str; 7] = [
     "PodDisruptionBudget",
     "Ingress",
 ];
-
-/// The Platform the harness creates (and deletes) in the platform-change phase.
-pub const PLATFORM_NAME: &str = "baseplate-load";
 
 pub fn api_resource(kind: &str) -> ApiResource {
     match kind {
@@ -57,29 +53,6 @@ pub fn children_selector() -> String {
 
 pub fn load_selector() -> String {
     format!("{LOAD_LABEL}=true")
-}
-
-/// Polls `check` every `interval` until it returns `Some`, or fails after `timeout`.
-pub async fn poll<T>(
-    what: &str,
-    interval: Duration,
-    timeout: Duration,
-    mut check: impl AsyncFnMut() -> anyhow::Result<Option<T>>,
-) -> anyhow::Result<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let started = Instant::now();
-        match check().await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            // A LIST may fail while the API server is busy; the next poll retries it.
-            Err(error) => tracing::warn!(%error, "{what}: poll failed"),
-        }
-        if Instant::now() >= deadline {
-            bail!("{what}: not done after {timeout:?}");
-        }
-        tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
-    }
 }
 
 /// Server-side applies `objects` (JSON with apiVersion, kind and metadata) with at most
@@ -184,47 +157,6 @@ pub async fn versions(client: &Client, namespaces: &HashSet<String>) -> anyhow::
     Ok(versions)
 }
 
-/// Applies the CRDs of `path` (as `kubectl apply --server-side -f` would) and waits until
-/// they are Established.
-pub async fn install_crds(client: &Client, path: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "reading {} (run from the repository root or pass --crds)",
-            path.display()
-        )
-    })?;
-    let documents: Vec<Value> = serde_saphyr::from_multiple(&text)
-        .with_context(|| format!("parsing {}", path.display()))?;
-    let api = Api::<CustomResourceDefinition>::all(client.clone());
-    for document in documents.into_iter().filter(|d| !d.is_null()) {
-        let crd: CustomResourceDefinition = serde_json::from_value(document)?;
-        let name = crd.name_any();
-        api.patch(
-            &name,
-            &PatchParams::apply(HARNESS_MANAGER).force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .with_context(|| format!("installing CRD {name}"))?;
-        poll(
-            &format!("CRD {name} Established"),
-            Duration::from_millis(500),
-            Duration::from_secs(60),
-            async || {
-                let crd = api.get(&name).await?;
-                let established = crd
-                    .status
-                    .iter()
-                    .flat_map(|s| s.conditions.iter().flatten())
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                Ok(established.then_some(()))
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 /// For this long after a namespace is deleted, the API server's NamespaceLifecycle admission
 /// looks the namespace up with a live GET on every create in a namespace of that name
 /// (`forceLiveLookupTTL`, 30 s), which would load the next phase with requests of its own.
@@ -297,20 +229,6 @@ pub async fn create_namespaces(client: &Client, names: &[String]) -> anyhow::Res
         .with_context(|| format!("creating namespace {name}"))?;
     }
     Ok(())
-}
-
-/// The Platform of the platform-change phase: `preStopSleepSeconds: 15`, limited to the load
-/// namespaces so that nobody else's Apps move.
-pub fn platform_manifest(pre_stop_seconds: i64) -> Value {
-    json!({
-        "apiVersion": "baseplate.dev/v1alpha1",
-        "kind": "Platform",
-        "metadata": {"name": PLATFORM_NAME, "labels": {LOAD_LABEL: "true"}},
-        "spec": {
-            "namespaceSelector": {"matchLabels": {LOAD_LABEL: "true"}},
-            "defaults": {"preStopSleepSeconds": pre_stop_seconds},
-        },
-    })
 }
 
 /// Creates the load Platform or changes its preStop default.

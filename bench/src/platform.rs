@@ -12,8 +12,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 
-use super::cluster::{apply_platform, children_selector};
-use super::report::PlatformChange;
+use crate::cluster::{apply_platform, children_selector};
+use crate::report::PlatformChange;
 
 pub fn has_pre_stop_sleep(deployment: &Deployment, seconds: i64) -> bool {
     let containers = deployment
@@ -126,8 +126,8 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::super::workload;
     use super::*;
+    use crate::workload;
 
     #[test]
     fn the_rollout_is_done_when_every_expected_deployment_carries_the_new_pre_stop() {

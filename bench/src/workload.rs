@@ -1,4 +1,5 @@
-//! The load: N Apps spread over the load namespaces, and their children rendered offline.
+//! The load: N Apps spread over the load namespaces, the load Platform, and the children
+//! rendered offline. No API calls.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use baseplate_crd::app::{Port, Secrets};
 use baseplate_crd::{App, AppSpec, Children, EffectivePlatform, SecretState};
 use k8s_openapi::ByteString;
 use kube::Resource;
+use serde_json::{Value, json};
 
 /// Label on every namespace, App and Platform the harness makes, and nothing else.
 pub const LOAD_LABEL: &str = "baseplate-load";
@@ -17,6 +19,9 @@ pub const HARNESS_MANAGER: &str = "baseplate-load";
 /// so the Platform exists from the start (as in a cluster run by SREs) and changes nothing
 /// the baseline renders.
 pub const INITIAL_PRE_STOP_SECONDS: i64 = 10;
+/// The Platform the harness creates (and deletes) in the platform-change phase.
+pub const PLATFORM_NAME: &str = "baseplate-load";
+
 /// The generated secret key every load App declares, so the Secret path is exercised.
 pub const SECRET_KEY: &str = "SESSION_KEY";
 
@@ -102,13 +107,27 @@ pub fn deployments_after_platform_change(
     pre_stop_seconds: i64,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     let platform: baseplate_crd::Platform =
-        serde_json::from_value(super::cluster::platform_manifest(pre_stop_seconds))?;
+        serde_json::from_value(platform_manifest(pre_stop_seconds))?;
     let namespace_labels = BTreeMap::from([(LOAD_LABEL.to_string(), "true".to_string())]);
     let effective = EffectivePlatform::select([&platform], &namespace_labels);
     Ok(render_all_with(apps, &effective)?
         .into_iter()
         .map(|c| serde_json::to_value(&c.deployment))
         .collect::<Result<_, _>>()?)
+}
+
+/// The Platform of the platform-change phase: `preStopSleepSeconds: 15`, limited to the load
+/// namespaces so that nobody else's Apps move.
+pub fn platform_manifest(pre_stop_seconds: i64) -> Value {
+    json!({
+        "apiVersion": "baseplate.dev/v1alpha1",
+        "kind": "Platform",
+        "metadata": {"name": PLATFORM_NAME, "labels": {LOAD_LABEL: "true"}},
+        "spec": {
+            "namespaceSelector": {"matchLabels": {LOAD_LABEL: "true"}},
+            "defaults": {"preStopSleepSeconds": pre_stop_seconds},
+        },
+    })
 }
 
 /// The App as the harness applies it: apiVersion, kind, metadata and spec, nothing else.

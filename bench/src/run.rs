@@ -1,141 +1,22 @@
-//! `baseplate-load`: a load harness for the operator against a real control plane.
-//!
-//! One run, N Apps over the `load-*` namespaces:
-//! 1. baseline — the children rendered offline and applied directly (the API server's speed limit);
-//! 2. convergence — the namespaces made anew, the operator started, the Apps created, timed
-//!    until every App has all its children and a current status;
-//! 3. quiet — a minute of nothing, in which the operator must write nothing;
-//! 4. Platform change — the load Platform (there from the start, with the built-in
-//!    `preStopSleepSeconds: 10`) is changed to 15, timed until it reaches every Deployment;
-//! 5. cleanup — the Apps deleted, timed until garbage collection removed their children;
-//! 6. report — phase timings, the operator's memory, reconciles, requests and errors, the
-//!    targets, as a table and a JSON file.
-//!
-//! Only namespaces and a Platform labelled `baseplate-load=true` are ever deleted.
-
-pub mod baseline;
-pub mod cleanup;
-pub mod cluster;
-pub mod converge;
-pub mod measure;
-pub mod platform;
-pub mod process;
-pub mod quiet;
-pub mod report;
-pub mod workload;
+//! One run of the harness, phase after phase (see the crate documentation).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Parser;
+use baseplate_tests::install::install_crds;
+use baseplate_tests::operator::{Identity, Operator, Settings};
 use kube::{Client, ResourceExt};
 
-use measure::MetricsSnapshot;
-use process::{Operator, Samples};
-use report::{PhaseRow, Report};
-
-/// Load-test the Baseplate operator against the cluster in KUBECONFIG.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "baseplate-load", version, about)]
-pub struct Options {
-    /// Number of Apps.
-    #[arg(long, short = 'n', default_value_t = 1000)]
-    pub apps: usize,
-    /// Namespaces `load-0`.. the Apps are spread over.
-    #[arg(long, default_value_t = 10)]
-    pub namespaces: usize,
-    /// Requests in flight when the harness applies children or Apps.
-    #[arg(long, default_value_t = 16)]
-    pub apply_concurrency: usize,
-    /// The operator's `--concurrency` (its default).
-    #[arg(long, default_value_t = 8)]
-    pub operator_concurrency: u16,
-    /// The operator binary (default: `baseplate` next to this binary, i.e. the release build).
-    #[arg(long)]
-    pub operator: Option<PathBuf>,
-    /// The CRDs to install first.
-    #[arg(long, default_value = "deploy/crds.yaml")]
-    pub crds: PathBuf,
-    /// Length of the quiet phase.
-    #[arg(long, default_value_t = 60)]
-    pub quiet_seconds: u64,
-    /// Before the quiet phase, nothing may move for this long ...
-    #[arg(long, default_value_t = 20)]
-    pub settle_window_seconds: u64,
-    /// ... waiting for at most this long. Without nodes, kube-controller-manager (20 QPS by
-    /// default) takes minutes to work through N new Deployments, and marks each
-    /// ProgressDeadlineExceeded 600 s after its last progress: only then is the cluster quiet.
-    #[arg(long, default_value_t = 1500)]
-    pub settle_max_seconds: u64,
-    /// Interval of the LIST polls.
-    #[arg(long, default_value_t = 1000)]
-    pub poll_interval_ms: u64,
-    /// Longest a phase may take.
-    #[arg(long, default_value_t = 1800)]
-    pub phase_timeout_seconds: u64,
-    /// preStopSleepSeconds of the Platform change.
-    #[arg(long, default_value_t = 15)]
-    pub pre_stop_seconds: i64,
-    /// The JSON report (default: load-N.json).
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
-    /// The operator's log (default: load-N.operator.log).
-    #[arg(long)]
-    pub operator_log: Option<PathBuf>,
-    /// Extra environment for the operator process, `KEY=VALUE` (repeatable), e.g.
-    /// `MALLOC_ARENA_MAX=2` or `RUST_LOG=debug` for an experiment.
-    #[arg(long = "operator-env", value_parser = parse_env)]
-    pub operator_env: Vec<(String, String)>,
-    /// Leave the load namespaces in place at the end.
-    #[arg(long)]
-    pub keep_namespaces: bool,
-    /// Skip the settle wait and the quiet minute (for quick experiments: the quiet target is
-    /// then reported as not measured).
-    #[arg(long)]
-    pub skip_quiet: bool,
-    /// Skip timing the cleanup (the namespaces are still deleted unless --keep-namespaces).
-    #[arg(long)]
-    pub skip_cleanup: bool,
-}
-
-fn parse_env(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
-}
-
-impl Options {
-    fn output(&self) -> PathBuf {
-        self.output
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("load-{}.json", self.apps)))
-    }
-
-    fn operator_log(&self) -> PathBuf {
-        self.operator_log
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("load-{}.operator.log", self.apps)))
-    }
-
-    fn operator_binary(&self) -> anyhow::Result<PathBuf> {
-        if let Some(path) = &self.operator {
-            return Ok(path.clone());
-        }
-        let exe = std::env::current_exe()?;
-        Ok(exe.with_file_name("baseplate"))
-    }
-
-    fn interval(&self) -> Duration {
-        Duration::from_millis(self.poll_interval_ms)
-    }
-
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(self.phase_timeout_seconds)
-    }
-}
+use crate::machine::{load_average, machine};
+use crate::measure::{self, MetricsSnapshot};
+use crate::options::Options;
+use crate::readings::{self, Samples, metrics_snapshot};
+use crate::report::{self, PhaseRow, Report};
+use crate::workload::HARNESS_MANAGER;
+use crate::{baseline, cleanup, cluster, converge, platform, quiet, workload};
 
 /// Runs the harness; prints the table and writes the JSON report.
 pub async fn main(options: Options) -> anyhow::Result<Report> {
@@ -168,13 +49,13 @@ struct Mark {
 
 async fn mark(client: &Client, epoch: Instant, operator: Option<&Operator>) -> Mark {
     let metrics = match operator {
-        Some(op) => op.metrics().await.ok(),
+        Some(op) => metrics_snapshot(op).await.ok(),
         None => None,
     };
     Mark {
         at: epoch.elapsed().as_secs_f64(),
         metrics,
-        cpu: operator.and_then(Operator::cpu_seconds),
+        cpu: operator.and_then(|op| readings::cpu_seconds(op.pid())),
         api_server: cluster::apiserver_requests(client).await.ok(),
     }
 }
@@ -220,11 +101,6 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         ..Default::default()
     };
     let operator_binary = options.operator_binary()?;
-    anyhow::ensure!(
-        operator_binary.exists(),
-        "no operator binary at {}: run `cargo build --release -p baseplate` or pass --operator",
-        operator_binary.display()
-    );
     let samples = Arc::new(Mutex::new(Samples::default()));
     let mut platforms = cluster::foreign_platforms(client).await?;
 
@@ -232,7 +108,7 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         apps = options.apps,
         "setting up: CRDs, clean load namespaces"
     );
-    cluster::install_crds(client, &options.crds).await?;
+    install_crds(client, &options.crds(), HARNESS_MANAGER).await?;
     cluster::delete_platform(client).await?;
     // The Platform change edits a Platform that exists, as an SRE would.
     cluster::apply_platform(client, workload::INITIAL_PRE_STOP_SECONDS).await?;
@@ -301,16 +177,22 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
 
     // 2. Convergence.
     let log = options.operator_log();
-    let mut operator = Operator::start(
-        &operator_binary,
-        options.operator_concurrency,
-        &options.operator_env,
-        &log,
-    )?;
-    tracing::info!(pid = operator.pid, address = %operator.address, log = %log.display(), "operator started");
-    let sampler = process::spawn_sampler(operator.pid, epoch, samples.clone());
+    let mut operator = Operator::start(&Settings {
+        binary: operator_binary,
+        log: log.clone(),
+        args: vec![
+            "--log-format".into(),
+            "json".into(),
+            "--concurrency".into(),
+            options.operator_concurrency.to_string(),
+        ],
+        env: options.operator_env.clone(),
+        identity: Identity::Caller,
+    })?;
+    tracing::info!(pid = operator.pid(), address = %operator.address(), log = %log.display(), "operator started");
+    let sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
     let ready_seconds = operator
-        .wait_ready(Duration::from_secs(120))
+        .wait_until_ready(Duration::from_secs(120))
         .await?
         .as_secs_f64();
     let ready = mark(client, epoch, Some(&operator)).await;
@@ -427,9 +309,9 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     }
 
     // 6. Report.
-    report.memory.vm_hwm_kib = operator.status_kib("VmHWM");
-    report.operator_cpu_seconds = operator.cpu_seconds();
-    report.totals = operator.metrics().await?;
+    report.memory.vm_hwm_kib = readings::proc_status_kib(operator.pid(), "VmHWM");
+    report.operator_cpu_seconds = readings::cpu_seconds(operator.pid());
+    report.totals = metrics_snapshot(&operator).await?;
     sampler.abort();
     operator.stop()?;
     report.log_errors = measure::classify_log_errors(&read_lossy(&log));
@@ -457,64 +339,4 @@ fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
-}
-
-async fn machine(client: &Client) -> report::Machine {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let cpu_model = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| {
-            let (key, value) = l.split_once(':')?;
-            (key.trim() == "model name").then(|| value.trim().to_string())
-        })
-        .unwrap_or_default();
-    report::Machine {
-        cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model,
-        memory_mib: measure::proc_status_kib(&read("/proc/meminfo"), "MemTotal").unwrap_or(0)
-            / 1024,
-        load_average_at_start: load_average(),
-        load_average_at_end: String::new(),
-        api_server_version: cluster::server_version(client).await,
-        operator_commit: git_commit(),
-    }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `git rev-parse --short HEAD` of the working directory, `+dirty` when `operator/` or
-/// `crd/` have uncommitted changes.
-fn git_commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let Some(commit) = git(&["rev-parse", "--short", "HEAD"]) else {
-        return "unknown".into();
-    };
-    let dirty = git(&[
-        "status",
-        "--porcelain",
-        "--",
-        "operator/src/controller",
-        "operator/src/main.rs",
-        "crd/src",
-    ])
-    .is_some_and(|s| !s.is_empty());
-    if dirty {
-        format!("{commit}+dirty")
-    } else {
-        commit
-    }
 }

@@ -9,9 +9,9 @@ use baseplate_crd::Children;
 use kube::Client;
 use serde_json::Value;
 
-use super::cluster::apply_all;
-use super::report::Baseline;
-use super::workload::BASELINE_MANAGER;
+use crate::cluster::apply_all;
+use crate::report::Baseline;
+use crate::workload::BASELINE_MANAGER;
 
 /// The children's JSON split into the three apply passes.
 pub fn passes(children: &[Children]) -> [Vec<Value>; 3] {
@@ -85,8 +85,8 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::super::workload;
     use super::*;
+    use crate::workload;
 
     #[test]
     fn the_platform_change_moves_only_what_the_pre_stop_drives() {

@@ -9,9 +9,11 @@ use baseplate_crd::App;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
-use super::cluster::{CHILD_KINDS, apply_all, load_selector, poll, present};
-use super::report::Convergence;
-use super::workload::{HARNESS_MANAGER, app_manifest};
+use baseplate_tests::wait::poll;
+
+use crate::cluster::{CHILD_KINDS, apply_all, load_selector, present};
+use crate::report::Convergence;
+use crate::workload::{HARNESS_MANAGER, app_manifest};
 
 type Key = (String, String);
 

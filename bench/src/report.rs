@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::measure::{Counters, LogErrors, MetricsSnapshot, VersionDiff};
+use crate::measure::{Counters, LogErrors, MetricsSnapshot, VersionDiff};
 
 /// Convergence may take at most this multiple of the baseline's total apply time.
 pub const CONVERGENCE_FACTOR: f64 = 1.3;
@@ -250,7 +250,7 @@ fn counters(counters: &Counters) -> String {
 }
 
 fn write_verbs(by_verb: &Counters) -> String {
-    let mut parts: Vec<String> = super::measure::WRITE_VERBS
+    let mut parts: Vec<String> = crate::measure::WRITE_VERBS
         .iter()
         .filter_map(|v| by_verb.get(*v).map(|n| format!("{v}={n}")))
         .collect();
@@ -363,7 +363,7 @@ pub fn format(report: &Report) -> String {
     );
     for row in &report.phases {
         if let Some(requests) = &row.api_server {
-            let top = super::measure::top(requests, 8)
+            let top = crate::measure::top(requests, 8)
                 .into_iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()

@@ -259,35 +259,6 @@ pub fn is_conflict(error: &str) -> bool {
     error.contains("code: 409") || error.contains("reason: \"Conflict\"")
 }
 
-/// The body of an HTTP/1.x response (decoding chunked transfer encoding); `None` unless 200.
-pub fn http_body(response: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(response);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status = lines.next()?;
-    if status.split_whitespace().nth(1) != Some("200") {
-        return None;
-    }
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if !chunked {
-        return Some(body.to_string());
-    }
-    let mut out = String::new();
-    let mut rest = body;
-    loop {
-        let (size, after) = rest.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.push_str(after.get(..size)?);
-        rest = after.get(size..)?.strip_prefix("\r\n")?;
-    }
-}
-
 /// `apiserver_request_total` summed by `VERB resource[/subresource]` (over codes, scopes, groups).
 pub fn requests_by_resource(samples: &[Sample]) -> Counters {
     let mut counters = Counters::new();
@@ -514,19 +485,6 @@ weird_total{path="a\"b,c}",x="1"} 2 1700000000
         assert_eq!(
             errors.examples,
             ["[apply] applying Deployment/a: HyperError: connection reset"]
-        );
-    }
-
-    #[test]
-    fn http_bodies() {
-        let plain = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
-        assert_eq!(http_body(plain).as_deref(), Some("hello"));
-        let chunked =
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-        assert_eq!(http_body(chunked).as_deref(), Some("hello world"));
-        assert_eq!(
-            http_body(b"HTTP/1.1 503 Service Unavailable\r\n\r\nno"),
-            None
         );
     }
 

@@ -10,12 +10,13 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use baseplate_tests::operator::Operator;
 use kube::Client;
 
-use super::cluster::versions;
-use super::measure::{diff_versions, writes};
-use super::process::Operator;
-use super::report::{Quiet, VersionDiffSummary};
+use crate::cluster::versions;
+use crate::measure::{diff_versions, writes};
+use crate::readings::metrics_snapshot;
+use crate::report::{Quiet, VersionDiffSummary};
 
 /// Waits until neither the children nor the operator's write counters moved for a whole
 /// `window`, for at most `max`. Returns the time it took and whether it settled.
@@ -28,11 +29,11 @@ pub async fn settle(
 ) -> anyhow::Result<(f64, bool)> {
     let started = Instant::now();
     while started.elapsed() < max {
-        let metrics = operator.metrics().await?;
+        let metrics = metrics_snapshot(operator).await?;
         let before = versions(client, namespaces).await?;
         tokio::time::sleep(window).await;
         let after = versions(client, namespaces).await?;
-        let delta = metrics.delta(&operator.metrics().await?);
+        let delta = metrics.delta(&metrics_snapshot(operator).await?);
         let diff = diff_versions(&before, &after);
         if diff.is_empty() && writes(&delta.api_requests) == 0.0 {
             return Ok((started.elapsed().as_secs_f64(), true));
@@ -56,11 +57,11 @@ pub async fn run(
 ) -> anyhow::Result<Quiet> {
     tracing::info!(seconds = quiet.as_secs(), "quiet phase: changing nothing");
     let started = Instant::now();
-    let metrics = operator.metrics().await?;
+    let metrics = metrics_snapshot(operator).await?;
     let before = versions(client, namespaces).await?;
     tokio::time::sleep(quiet.saturating_sub(started.elapsed())).await;
     let after = versions(client, namespaces).await?;
-    let delta = metrics.delta(&operator.metrics().await?);
+    let delta = metrics.delta(&metrics_snapshot(operator).await?);
     let diff = diff_versions(&before, &after);
     Ok(Quiet {
         seconds: started.elapsed().as_secs_f64(),

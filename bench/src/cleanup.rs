@@ -8,8 +8,10 @@ use baseplate_crd::App;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Client, ResourceExt};
 
-use super::cluster::{CHILD_KINDS, load_selector, poll, present};
-use super::report::Cleanup;
+use baseplate_tests::wait::poll;
+
+use crate::cluster::{CHILD_KINDS, load_selector, present};
+use crate::report::Cleanup;
 
 pub async fn run(
     client: &Client,
