@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use baseplate_crd::{
-    App, ChildKind, EffectivePlatform, RenderError, Settings, policy, render, resolve,
+    App, ChildKind, Children, EffectivePlatform, RenderError, Settings, policy, render, resolve,
 };
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
@@ -42,9 +42,8 @@ pub async fn reconcile(
             Ok(retry::after_success(&guard, outcome, &ctx))
         }
         Err(error) => {
-            let elapsed = started.elapsed();
             ctx.metrics
-                .record_reconcile_error(elapsed, error.category());
+                .record_reconcile_error(started.elapsed(), error.category());
             if let Ok(app) = &guard.0 {
                 let note = format!("{error}; retrying with backoff");
                 events::publish(
@@ -106,7 +105,7 @@ fn resolve_and_check(app: &App, platform: &EffectivePlatform) -> Result<Settings
 /// What rendering and applying the App's children produced.
 struct Synced {
     secrets: SecretValues,
-    children: baseplate_crd::Children,
+    children: Children,
     report: Report,
 }
 
