@@ -21,6 +21,11 @@ use serde_json::{Value, json};
 use crate::measure::{Counters, Version, Versions, parse_prometheus, requests_by_resource};
 use crate::workload::{HARNESS_MANAGER, LOAD_LABEL, PLATFORM_NAME, platform_manifest};
 
+
+/// The field manager of the operator's writes, as the README documents it: the harness tells
+/// the operator's writes from its own by it.
+const OPERATOR_FIELD_MANAGER: &str = "baseplate";
+
 /// The seven child kinds, in the operator's apply order.
 pub const CHILD_KINDS: [&str; 7] = [
     "ConfigMap",
@@ -136,7 +141,7 @@ pub async fn versions(client: &Client, namespaces: &HashSet<String>) -> anyhow::
                 .iter()
                 .flatten()
                 .find(|f| {
-                    f.manager.as_deref() == Some(labels::MANAGED_BY_VALUE)
+                    f.manager.as_deref() == Some(OPERATOR_FIELD_MANAGER)
                         && f.subresource.as_deref().unwrap_or_default() == subresource
                 })
                 .and_then(|f| f.time.as_ref())
