@@ -5,18 +5,23 @@
 pub mod admission;
 pub mod app;
 pub mod builtin;
+pub mod cel_rule;
 pub mod child;
 pub mod crds;
 pub mod error;
+pub mod image;
 pub mod labels;
 pub mod manifest;
+pub mod namespace_selector;
 pub mod platform;
 pub mod policy;
 pub mod quantity;
 pub mod render;
 pub mod resolve;
+pub mod schemas;
 pub mod secrets;
 pub mod status;
+pub mod strict_fields;
 
 pub use app::{App, AppSpec};
 pub use child::{ChildKind, ChildObject, ChildRef};
