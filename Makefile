@@ -24,7 +24,7 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 crds: ## Regenerate deploy/crds.yaml from the Rust types
-	$(CARGO) run --quiet -p baseplate -- crds > deploy/crds.yaml
+	$(CARGO) run --quiet -p baseplate --bin baseplate -- crds > deploy/crds.yaml
 
 bench: ## Criterion benchmarks of rendering
 	$(CARGO) bench -p baseplate-crd
