@@ -64,20 +64,21 @@ fn check_registries(spec: &AppSpec, layer: &PlatformLayer, violate: &mut impl Fn
     if allowed.is_empty() {
         return;
     }
-    let entries: Vec<RegistryEntry> = allowed
+    let parsed: Vec<(&str, Option<RegistryEntry>)> = allowed
         .iter()
-        .filter_map(|text| RegistryEntry::parse(text))
+        .map(|text| (text.as_str(), RegistryEntry::parse(text)))
         .collect();
-    let listed: Vec<&str> = allowed
+    let entries: Vec<&RegistryEntry> = parsed.iter().filter_map(|(_, e)| e.as_ref()).collect();
+    let listed: Vec<&str> = parsed
         .iter()
-        .filter(|text| RegistryEntry::parse(text).is_some())
-        .map(String::as_str)
+        .filter(|(_, e)| e.is_some())
+        .map(|(text, _)| *text)
         .collect();
     // Admission refuses such entries; one in a Platform from before that rule admits nothing.
-    let malformed: Vec<String> = allowed
+    let malformed: Vec<String> = parsed
         .iter()
-        .filter(|text| RegistryEntry::parse(text).is_none())
-        .map(|text| format!("{text:?}"))
+        .filter(|(_, e)| e.is_none())
+        .map(|(text, _)| format!("{text:?}"))
         .collect();
     let ignored = if malformed.is_empty() {
         String::new()

@@ -40,17 +40,6 @@ impl Quantity {
     pub fn nanos(&self) -> &BigInt {
         &self.nanos
     }
-
-    pub fn is_positive(&self) -> bool {
-        self.nanos.sign() == num_bigint::Sign::Plus
-    }
-
-    /// A whole number of units, e.g. `Quantity::units(1)` is `1` (one core, one byte).
-    pub fn units(units: i64) -> Self {
-        Self {
-            nanos: BigInt::from(units) * BigInt::from(NANOS_PER_UNIT),
-        }
-    }
 }
 
 const NANOS_PER_UNIT: u64 = 1_000_000_000;
