@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 use crate::measure::{Counters, Version, Versions, parse_prometheus, requests_by_resource};
 use crate::workload::{HARNESS_MANAGER, LOAD_LABEL, PLATFORM_NAME, platform_manifest};
 
-
 /// The field manager of the operator's writes, as the README documents it: the harness tells
 /// the operator's writes from its own by it.
 const OPERATOR_FIELD_MANAGER: &str = "baseplate";

@@ -1,37 +1,54 @@
 //! The API server's admission checks, evaluated offline, so `baseplate render` rejects what
 //! `kubectl apply` would: the schema's size limits (`maxLength`, `maxItems`,
-//! `maxProperties`, `pattern`) and the CRDs' CEL rules, run client-side through kube's `cel` feature.
+//! `maxProperties`, `pattern`, `enum`) and the CRDs' CEL rules, run client-side through kube's
+//! `cel` feature.
+//!
+//! Where kube's client-side CEL is looser than the API server's, the rule is evaluated by
+//! Baseplate's exact implementation instead, wherever the schema attaches it: quantities
+//! (kube-cel trims the spaces the API server refuses) and image references (the grammar, plus
+//! Docker's 255-character name limit, which the CEL rule cannot compute).
 
-use kube::CustomResourceExt;
 use kube::core::cel;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
 use crate::error::FieldError;
+use crate::image::{IMAGE_RULE, ImageRef};
 use crate::platform::Platform;
+use crate::quantity;
+use crate::schemas::Checked;
 
 /// Every schema limit and CEL rule of the App CRD that this App breaks.
 pub fn check_app(app: &App) -> Vec<FieldError> {
-    let mut errors = size_limits::<App>(app);
-    // A list or map over its schema's count limit is refused on that alone: the CEL rules'
-    // cost grows with the counts the limits bound (a rule comparing every port with every
-    // other is quadratic), so evaluating them then would be the slow path an attacker picks.
-    if !errors.iter().any(is_over_a_count_limit) {
-        errors.extend(to_field_errors(cel::validate_cel(app)));
-    }
-    sorted(errors)
+    check(app)
 }
 
 /// Every schema limit and CEL rule of the Platform CRD that this Platform breaks.
 pub fn check_platform(platform: &Platform) -> Vec<FieldError> {
-    let mut errors = size_limits::<Platform>(platform);
+    check(platform)
+}
+
+fn check<K: Checked>(object: &K) -> Vec<FieldError> {
+    let value = serde_json::to_value(object).expect("resources serialize");
+    let mut walk = Walk::default();
+    walk.check(K::schema(), &value, "");
+    let Walk {
+        mut errors,
+        exact_rules,
+    } = walk;
     // A list or map over its schema's count limit is refused on that alone: the CEL rules'
     // cost grows with the counts the limits bound (a rule comparing every port with every
     // other is quadratic), so evaluating them then would be the slow path an attacker picks.
-    if !errors.iter().any(is_over_a_count_limit) {
-        errors.extend(to_field_errors(cel::validate_cel(platform)));
+    if errors.iter().any(is_over_a_count_limit) {
+        return sorted(errors);
     }
+    let cel = K::validate_cel(&value);
+    // kube-cel's verdict on a rule Baseplate evaluated exactly is dropped, pass or fail.
+    errors.extend(to_field_errors(cel).into_iter().filter(|e| {
+        !exact_rules
+            .iter()
+            .any(|(field, message)| e.field == *field && e.message.starts_with(message.as_str()))
+    }));
     sorted(errors)
 }
 
@@ -41,76 +58,109 @@ fn is_over_a_count_limit(error: &FieldError) -> bool {
 
 const TOO_MANY: &str = "Too many: ";
 
-fn size_limits<K: CustomResourceExt + Serialize>(object: &K) -> Vec<FieldError> {
-    let crd = serde_json::to_value(K::crd()).expect("CRDs serialize");
-    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
-    let value = serde_json::to_value(object).expect("resources serialize");
-    let mut errors = Vec::new();
-    walk(schema, &value, "", &mut errors);
-    errors
+#[derive(Default)]
+struct Walk {
+    errors: Vec<FieldError>,
+    /// (field, rule message) of every rule evaluated exactly.
+    exact_rules: Vec<(String, String)>,
 }
 
-/// Checks the size limits along one value and its schema, in the API server's words.
-fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    let child = |segment: &str| {
-        if path.is_empty() {
-            segment.to_string()
-        } else {
-            format!("{path}.{segment}")
-        }
-    };
-    let limit = |key: &str| schema[key].as_u64();
-    match value {
-        Value::Object(fields) => {
-            if let Some(max) = limit("maxProperties")
-                && fields.len() as u64 > max
-            {
-                errors.push(FieldError::new(
-                    path,
-                    format!("{TOO_MANY}{}: must have at most {max} items", fields.len()),
-                ));
+impl Walk {
+    /// Checks the schema's limits along one value, in the API server's words.
+    fn check(&mut self, schema: &Value, value: &Value, path: &str) {
+        let child = |segment: &str| {
+            if path.is_empty() {
+                segment.to_string()
+            } else {
+                format!("{path}.{segment}")
             }
-            for (key, field) in fields {
-                let field_schema = schema["properties"]
-                    .get(key)
-                    .or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
-                if let Some(field_schema) = field_schema {
-                    walk(field_schema, field, &child(key), errors);
+        };
+        let limit = |key: &str| schema[key].as_u64();
+        match value {
+            Value::Object(fields) => {
+                if let Some(max) = limit("maxProperties")
+                    && fields.len() as u64 > max
+                {
+                    self.errors.push(FieldError::new(
+                        path,
+                        format!("{TOO_MANY}{}: must have at most {max} items", fields.len()),
+                    ));
+                }
+                for (key, field) in fields {
+                    let field_schema = schema["properties"]
+                        .get(key)
+                        .or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
+                    if let Some(field_schema) = field_schema {
+                        self.check(field_schema, field, &child(key));
+                    }
                 }
             }
+            Value::Array(items) => {
+                if let Some(max) = limit("maxItems")
+                    && items.len() as u64 > max
+                {
+                    self.errors.push(FieldError::new(
+                        path,
+                        format!("{TOO_MANY}{}: must have at most {max} items", items.len()),
+                    ));
+                }
+                for (index, item) in items.iter().enumerate() {
+                    self.check(&schema["items"], item, &format!("{path}[{index}]"));
+                }
+            }
+            Value::String(text) => self.check_string(schema, text, path),
+            _ => {}
         }
-        Value::Array(items) => {
-            if let Some(max) = limit("maxItems")
-                && items.len() as u64 > max
-            {
-                errors.push(FieldError::new(
-                    path,
-                    format!("{TOO_MANY}{}: must have at most {max} items", items.len()),
-                ));
-            }
-            for (index, item) in items.iter().enumerate() {
-                walk(&schema["items"], item, &format!("{path}[{index}]"), errors);
+    }
+
+    fn check_string(&mut self, schema: &Value, text: &str, path: &str) {
+        if let Some(max) = schema["maxLength"].as_u64()
+            && text.chars().count() as u64 > max
+        {
+            self.errors.push(FieldError::new(
+                path,
+                format!("Too long: may not be more than {max} bytes"),
+            ));
+        }
+        if let Some(pattern) = schema["pattern"].as_str()
+            && regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(text))
+        {
+            self.errors.push(FieldError::new(
+                path,
+                format!("Invalid value: {text:?}: should match '{pattern}'"),
+            ));
+        }
+        if let Some(allowed) = schema["enum"].as_array()
+            && !allowed.iter().any(|v| v == text)
+        {
+            let supported: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            self.errors.push(FieldError::new(
+                path,
+                format!(
+                    "Unsupported value: {text:?}: supported values: {}",
+                    supported.join(", ")
+                ),
+            ));
+        }
+        for rule in schema["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let message = rule["message"].as_str().unwrap_or_default();
+            let problem = match rule["rule"].as_str() {
+                Some(quantity::POSITIVE_RULE) => quantity::check_positive(text)
+                    .err()
+                    .map(|reason| format!("{message} (got {text:?}; {reason})")),
+                Some(IMAGE_RULE) => ImageRef::parse(text).err().map(|e| e.to_string()),
+                _ => continue,
+            };
+            self.exact_rules
+                .push((path.to_string(), message.to_string()));
+            if let Some(problem) = problem {
+                self.errors.push(FieldError::new(path, problem));
             }
         }
-        Value::String(text) => {
-            if let Some(max) = limit("maxLength")
-                && text.chars().count() as u64 > max
-            {
-                errors.push(FieldError::new(
-                    path,
-                    format!("Too long: may not be more than {max} bytes"),
-                ));
-            }
-            if let Some(pattern) = schema["pattern"].as_str()
-                && regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(text))
-            {
-                errors.push(FieldError::new(
-                    path,
-                    format!("Invalid value: {text:?}: should match '{pattern}'"),
-                ));
-            }
-        }
-        _ => {}
     }
 }
 

@@ -104,7 +104,7 @@ macro_rules! probe_port_message {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSpec {
     /// Container image, e.g. `nginx:1.14` or `registry.example.com/team/api@sha256:...`.
-    #[x_kube(validation = ("size(self) > 0 && !self.contains(' ')", "image must be a non-empty image reference without spaces, e.g. nginx:1.27"))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::image::IMAGE_RULE, crate::image::IMAGE_MESSAGE)))]
     #[schemars(length(max = 512))]
     pub image: String,
 
@@ -261,21 +261,21 @@ pub struct Autoscaling {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE)))]
     #[schemars(length(max = 32))]
     pub cpu: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE)))]
     #[schemars(length(max = 32))]
     pub memory: Option<String>,
     /// CPU limit. No CPU limit unless set here or by the Platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE)))]
     #[schemars(length(max = 32))]
     pub cpu_limit: Option<String>,
     /// Memory limit. Defaults to the memory request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE)))]
     #[schemars(length(max = 32))]
     pub memory_limit: Option<String>,
 }
@@ -323,7 +323,7 @@ pub struct Sidecar {
     ))]
     #[schemars(length(max = 63))]
     pub name: String,
-    #[x_kube(validation = ("size(self) > 0 && !self.contains(' ')", "image must be a non-empty image reference without spaces"))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::image::IMAGE_RULE, crate::image::IMAGE_MESSAGE)))]
     #[schemars(length(max = 512))]
     pub image: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

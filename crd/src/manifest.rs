@@ -7,6 +7,7 @@ use crate::admission;
 use crate::app::App;
 use crate::error::{FieldError, ManifestError};
 use crate::platform::Platform;
+use crate::strict_fields;
 use crate::yaml;
 
 pub const API_VERSION: &str = "baseplate.dev/v1alpha1";
@@ -19,7 +20,8 @@ pub struct Manifests {
 }
 
 /// Parses every document of a YAML stream as an App or a Platform, strictly (unknown fields are
-/// errors) and with the CRDs' CEL rules applied, as the API server would on `kubectl apply`.
+/// errors, in `metadata` and in the embedded Kubernetes types too) and with the CRDs' CEL rules
+/// applied, as the API server would on `kubectl apply`.
 pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> {
     let documents = yaml::documents(text).map_err(|e| ManifestError::Parse {
         source_name: source_name.into(),
@@ -50,6 +52,14 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
             name: format!("{kind}/{name}"),
             errors,
         };
+        let unknown = if kind == "App" {
+            strict_fields::unknown_fields::<App>(&document)
+        } else {
+            strict_fields::unknown_fields::<Platform>(&document)
+        };
+        if !unknown.is_empty() {
+            return Err(invalid(unknown));
+        }
         if kind == "App" {
             let app: App = strict(document).map_err(|e| invalid(vec![e]))?;
             let errors = admission::check_app(&app);

@@ -41,6 +41,7 @@ pub struct PlatformSpec {
     pub priority: i32,
     /// Namespaces this Platform applies to. Leave out to apply to every namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::namespace_selector::NamespaceSelectorSchema>")]
     pub namespace_selector: Option<LabelSelector>,
     /// Values every App gets unless it sets its own.
     #[serde(default)]
@@ -205,22 +206,24 @@ pub struct PlatformLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = ("self >= 0 && self <= 600", "minPreStopSleepSeconds must be between 0 and 600"))]
     pub min_pre_stop_sleep_seconds: Option<i64>,
-    /// Image prefixes Apps may use, e.g. `registry.example.com/` or `docker.io/library/`.
-    /// Empty: any registry.
+    /// Registries (and repository paths on them) Apps may take images from, e.g.
+    /// `registry.example.com` or `docker.io/library`. An image is allowed when its registry host is
+    /// an entry's host and its repository lies under the entry's path on a `/` boundary; short
+    /// names count as Docker Hub's (`nginx` is `docker.io/library/nginx`). Empty: any registry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), extend("items" = {"type": "string", "maxLength": 255, "x-kubernetes-validations": crate::cel_rule::quoting_value(crate::image::ENTRY_RULE, crate::image::ENTRY_MESSAGE)}))]
     pub allowed_registries: Vec<String>,
     /// Apps must state their own CPU and memory requests instead of taking the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_resource_requests: Option<bool>,
     /// Largest CPU request or limit for any one container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::CPU_RULE, crate::quantity::CPU_MESSAGE)))]
     #[schemars(length(max = 32))]
     pub max_cpu: Option<String>,
     /// Largest memory request or limit for any one container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE)))]
     #[schemars(length(max = 32))]
     pub max_memory: Option<String>,
 }

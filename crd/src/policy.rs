@@ -3,6 +3,7 @@
 
 use crate::app::AppSpec;
 use crate::error::PolicyViolation;
+use crate::image::{ImageRef, RegistryEntry};
 use crate::quantity;
 use crate::resolve::{EffectivePlatform, PlatformLayer, ResourceSettings, Settings};
 
@@ -56,50 +57,66 @@ fn check_replicas(
     }
 }
 
+/// An image is allowed when one entry admits it (see [`crate::image`] for the exact matching).
+/// An image that cannot be parsed is refused, never waved through.
 fn check_registries(spec: &AppSpec, layer: &PlatformLayer, violate: &mut impl FnMut(&str, String)) {
     let allowed = &layer.limits.allowed_registries;
     if allowed.is_empty() {
         return;
     }
+    let parsed: Vec<(&str, Option<RegistryEntry>)> = allowed
+        .iter()
+        .map(|text| (text.as_str(), RegistryEntry::parse(text)))
+        .collect();
+    let entries: Vec<&RegistryEntry> = parsed.iter().filter_map(|(_, e)| e.as_ref()).collect();
+    let listed: Vec<&str> = parsed
+        .iter()
+        .filter(|(_, e)| e.is_some())
+        .map(|(text, _)| *text)
+        .collect();
+    // Admission refuses such entries; one in a Platform from before that rule admits nothing.
+    let malformed: Vec<String> = parsed
+        .iter()
+        .filter(|(_, e)| e.is_none())
+        .map(|(text, _)| format!("{text:?}"))
+        .collect();
+    let ignored = if malformed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (not a registry host or host/path, so admitting nothing: {})",
+            malformed.join(", ")
+        )
+    };
     let images = std::iter::once(("spec.image".to_string(), &spec.image)).chain(
         spec.sidecars
             .iter()
             .map(|s| (format!("spec.sidecars[{}].image", s.name), &s.image)),
     );
     for (field, image) in images {
-        let full = fully_qualified(image);
-        if !allowed
-            .iter()
-            .any(|prefix| image.starts_with(prefix.as_str()) || full.starts_with(prefix.as_str()))
-        {
+        let parsed = match ImageRef::parse(image) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                violate(
+                    &field,
+                    format!("cannot be checked against allowedRegistries: {e}"),
+                );
+                continue;
+            }
+        };
+        if !entries.iter().any(|entry| entry.admits(&parsed)) {
             violate(
                 &field,
                 format!(
-                    "image {image:?} is not from an allowed registry; use an image under one of: {}",
-                    allowed.join(", ")
+                    "image {image:?} is not from an allowed registry; use an image under one of: {}{ignored} \
+                     (this one is registry {}, repository {}; an entry admits its registry host exactly \
+                     and the repositories under its path)",
+                    listed.join(", "),
+                    parsed.registry,
+                    parsed.repository,
                 ),
             );
         }
-    }
-}
-
-/// `nginx:1.14` is `docker.io/library/nginx:1.14` to a container runtime; guardrails compare both.
-pub fn fully_qualified(image: &str) -> String {
-    let first = image.split('/').next().unwrap_or_default();
-    let has_registry =
-        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let (registry, path) = match image.split_once('/') {
-        Some((registry, path)) if has_registry => (registry, path),
-        _ => ("docker.io", image),
-    };
-    // Docker Hub has two host names and keeps its official images under library/, however the
-    // name is written: `docker.io/nginx` is `docker.io/library/nginx`.
-    match registry {
-        "docker.io" | "index.docker.io" if !path.contains('/') => {
-            format!("docker.io/library/{path}")
-        }
-        "docker.io" | "index.docker.io" => format!("docker.io/{path}"),
-        _ => image.to_string(),
     }
 }
 
@@ -135,11 +152,28 @@ fn check_required_requests(
     }
 }
 
+/// Requests and limits against `maxCpu` / `maxMemory`, compared exactly. A value or a limit that
+/// cannot be compared is a violation, never skipped.
 fn check_resource_caps(
     settings: &Settings,
     layer: &PlatformLayer,
     violate: &mut impl FnMut(&str, String),
 ) {
+    let mut parse_cap = |name: &str, cap: &Option<String>| {
+        let cap = cap.as_ref()?;
+        match quantity::parse(cap) {
+            Ok(value) => Some((cap.clone(), value)),
+            Err(e) => {
+                violate(
+                    &format!("spec.limits.{name}"),
+                    format!("is {cap:?}, which {e}; fix this Platform's limits.{name}"),
+                );
+                None
+            }
+        }
+    };
+    let cpu_cap = parse_cap("maxCpu", &layer.limits.max_cpu);
+    let memory_cap = parse_cap("maxMemory", &layer.limits.max_memory);
     let containers = std::iter::once(("spec.resources".to_string(), &settings.resources)).chain(
         settings
             .sidecar_resources
@@ -153,28 +187,29 @@ fn check_resource_caps(
             cpu_limit,
             memory_limit,
         } = resources;
-        let cpu_values = [("cpu", Some(cpu)), ("cpuLimit", cpu_limit.as_ref())];
-        let memory_values = [
-            ("memory", Some(memory)),
-            ("memoryLimit", Some(memory_limit)),
+        let checks = [
+            (&cpu_cap, "maxCpu", "cpu", Some(cpu)),
+            (&cpu_cap, "maxCpu", "cpuLimit", cpu_limit.as_ref()),
+            (&memory_cap, "maxMemory", "memory", Some(memory)),
+            (&memory_cap, "maxMemory", "memoryLimit", Some(memory_limit)),
         ];
-        for (cap, values) in [
-            (&layer.limits.max_cpu, &cpu_values[..]),
-            (&layer.limits.max_memory, &memory_values[..]),
-        ] {
-            let Some(cap) = cap else { continue };
-            let Some(cap_value) = quantity::parse(cap) else {
+        for (cap, cap_name, name, value) in checks {
+            let (Some((cap, cap_value)), Some(value)) = (cap, value) else {
                 continue;
             };
-            for (name, value) in values {
-                if let Some(value) = value
-                    && quantity::parse(value).is_some_and(|v| v > cap_value)
-                {
-                    violate(
-                        &format!("{field}.{name}"),
-                        format!("is {value} but at most {cap} is allowed per container; lower it"),
-                    );
-                }
+            let field = format!("{field}.{name}");
+            match quantity::parse(value) {
+                Ok(parsed) if parsed > *cap_value => violate(
+                    &field,
+                    format!("is {value} but at most {cap} is allowed per container; lower it"),
+                ),
+                Ok(_) => {}
+                Err(e) => violate(
+                    &field,
+                    format!(
+                        "is {value:?}, which {e}; it must compare with limits.{cap_name} {cap}"
+                    ),
+                ),
             }
         }
     }

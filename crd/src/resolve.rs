@@ -168,7 +168,7 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
 
 /// Requests and limits of one container: the App's main container (`scope` `None`) or a sidecar.
 fn container_resources(
-    r: &mut Resolver,
+    r: &mut Resolver<'_>,
     scope: Option<&str>,
     own: Option<&Resources>,
 ) -> ResourceSettings {
@@ -199,7 +199,7 @@ fn within<G>(scope: Option<&str>, knob: Knob<G>) -> Knob<G> {
 }
 
 /// The App's readiness probe over the Platform's default probe, leaf by leaf.
-fn readiness_probe(r: &mut Resolver, spec: &AppSpec) -> Option<Probe> {
+fn readiness_probe(r: &mut Resolver<'_>, spec: &AppSpec) -> Option<Probe> {
     if spec.readiness_probe.is_none() && spec.ports.is_empty() {
         // Nothing to connect to: a default TCP probe would never pass.
         return None;
@@ -220,7 +220,7 @@ fn readiness_probe(r: &mut Resolver, spec: &AppSpec) -> Option<Probe> {
 }
 
 fn ingress(
-    r: &mut Resolver,
+    r: &mut Resolver<'_>,
     spec: &AppSpec,
     name: &str,
     namespace: &str,

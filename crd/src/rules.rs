@@ -25,7 +25,7 @@ pub fn app_wants_autoscaling(spec: &AppSpec) -> Option<bool> {
 
 /// An autoscaler whose minimum exceeds its maximum.
 pub fn min_replicas_within_max(
-    r: &Resolver,
+    r: &Resolver<'_>,
     hpa: &HpaSettings,
     min_key: &str,
     max_key: &str,

@@ -376,3 +376,138 @@ fn both_crds_are_structural_with_the_expected_scope_and_names() {
         );
     }
 }
+
+/// Every object the API server could prune silently: an object node that lists neither its
+/// fields nor a map's values, or that keeps unknown fields. With none, strict field
+/// validation (`kubectl apply`'s default) refuses a typo anywhere, the embedded Kubernetes
+/// types included, and `baseplate render`'s walk over the same schema does too.
+fn free_form_objects(node: &Value, at: &str, found: &mut Vec<String>) {
+    let Value::Object(map) = node else { return };
+    if map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        found.push(format!("{at}: x-kubernetes-preserve-unknown-fields"));
+    }
+    if map.get("type") == Some(&Value::from("object"))
+        && !map.contains_key("properties")
+        && !map.contains_key("additionalProperties")
+    {
+        found.push(format!("{at}: an object without properties"));
+    }
+    for (field, child) in map
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        free_form_objects(child, &format!("{at}.{field}"), found);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = map.get(key) {
+            free_form_objects(child, &format!("{at}[]"), found);
+        }
+    }
+}
+
+#[test]
+fn no_object_in_either_crd_keeps_or_drops_unknown_fields_silently() {
+    let mut found = Vec::new();
+    free_form_objects(
+        &serde_json::json!({"type": "object", "properties": {
+            "a": {"type": "object"},
+            "b": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {}},
+        }}),
+        "",
+        &mut found,
+    );
+    assert_eq!(
+        found.len(),
+        2,
+        "the check sees free-form objects: {found:?}"
+    );
+    for (name, schema) in schemas() {
+        let mut found = Vec::new();
+        free_form_objects(&schema, "", &mut found);
+        assert!(found.is_empty(), "{name}:\n{}", found.join("\n"));
+        // The embedded Kubernetes types are spelled out down to their leaves.
+        if name.starts_with("Platform") {
+            let defaults = &schema["properties"]["spec"]["properties"]["defaults"]["properties"];
+            for path in [
+                &defaults["containerSecurityContext"]["properties"]["capabilities"]["properties"]["drop"],
+                &defaults["podSecurityContext"]["properties"]["seccompProfile"]["properties"]["type"],
+                &schema["properties"]["spec"]["properties"]["namespaceSelector"]["properties"]["matchExpressions"]
+                    ["items"]["properties"]["operator"],
+            ] {
+                assert!(path.is_object(), "{name}: {path}");
+            }
+        }
+    }
+}
+
+/// The guardrail rules sit on every field they guard, so `kubectl apply` and `baseplate render`
+/// (which evaluates these very rules exactly) refuse the same values.
+#[test]
+fn every_image_quantity_and_registry_entry_carries_its_rule() {
+    use baseplate_crd::{image, quantity};
+    let rules_at = |schema: &Value, path: &[&str]| {
+        let node = path.iter().fold(schema, |node, step| match *step {
+            "[]" => &node["items"],
+            field => &node["properties"][field],
+        });
+        let mut rules = Vec::new();
+        for rule in node["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            rules.push(rule["rule"].as_str().unwrap().to_string());
+            assert!(
+                rule.get("messageExpression").is_none() || rule.get("message").is_some(),
+                "{path:?}: a messageExpression needs a message for the API server to fall back to"
+            );
+        }
+        rules
+    };
+    let schema = |kind: &str| {
+        schemas()
+            .into_iter()
+            .find(|(name, _)| name.starts_with(kind))
+            .unwrap()
+            .1
+    };
+    let app = schema("App");
+    let platform = schema("Platform");
+    let resources = ["cpu", "memory", "cpuLimit", "memoryLimit"];
+    for path in [
+        vec!["spec", "image"],
+        vec!["spec", "sidecars", "[]", "image"],
+    ] {
+        assert!(
+            rules_at(&app, &path).contains(&image::IMAGE_RULE.to_string()),
+            "{path:?}"
+        );
+    }
+    for field in resources {
+        for path in [
+            vec!["spec", "resources", field],
+            vec!["spec", "sidecars", "[]", "resources", field],
+        ] {
+            assert!(
+                rules_at(&app, &path).contains(&quantity::POSITIVE_RULE.to_string()),
+                "{path:?}"
+            );
+        }
+        let path = ["spec", "defaults", "resources", field];
+        assert!(
+            rules_at(&platform, &path).contains(&quantity::POSITIVE_RULE.to_string()),
+            "{path:?}"
+        );
+    }
+    for field in ["maxCpu", "maxMemory"] {
+        let path = ["spec", "limits", field];
+        assert!(
+            rules_at(&platform, &path).contains(&quantity::POSITIVE_RULE.to_string()),
+            "{path:?}"
+        );
+    }
+    let entries = ["spec", "limits", "allowedRegistries", "[]"];
+    assert_eq!(rules_at(&platform, &entries), [image::ENTRY_RULE]);
+}

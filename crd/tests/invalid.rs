@@ -136,6 +136,79 @@ const CASES: &[Case] = &[
     platform("progress deadline too short", "defaults: {progressDeadlineSeconds: 10}", "spec.defaults.progressDeadlineSeconds", "between 30 and 7200"),
     platform("maxReplicas limit of 0", "limits: {maxReplicas: 0}", "spec.limits.maxReplicas", "at least 1"),
     platform("default autoscaling min above max", "defaults: {autoscaling: {minReplicas: 9, maxReplicas: 3}}", "spec.defaults.autoscaling.minReplicas", "must not exceed"),
+    // Guardrails that cannot be bypassed: image references, read with the OCI grammar.
+    app("image with an uppercase repository", "image: Nginx:1.27", "spec.image", "(got \"Nginx:1.27\"; it does not follow the grammar"),
+    app("image with an uppercase first path component", "image: Team/app:1", "spec.image", "(got \"Team/app:1\"; its repository has uppercase letters)"),
+    app("image with an uppercase path below a registry", "image: registry.example.com/Team/app:1", "spec.image", "with a lowercase repository"),
+    app("image with a scheme", "image: 'https://registry.example.com/app:1'", "spec.image", "it starts with a scheme"),
+    app("image with a tab", "image: \"nginx\\t:1\"", "spec.image", "it contains a space or a control character"),
+    app("image with a line break", "image: \"nginx:1\\n\"", "spec.image", "it contains a space or a control character"),
+    app("image with a trailing space", "image: 'nginx:1.27 '", "spec.image", "it contains a space"),
+    app("image with a leading space", "image: ' nginx:1.27'", "spec.image", "it contains a space"),
+    app("image with a short digest", "image: nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "spec.image", "its digest is not <algorithm>:<hex>"),
+    app("image with a truncated digest", "image: nginx@sha256:abc", "spec.image", "it does not follow the grammar"),
+    app("image with an uppercase digest", "image: nginx@sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "spec.image", "its digest has uppercase hex digits"),
+    app("image with an unknown digest algorithm", "image: nginx@md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "spec.image", "is not sha256, sha384 or sha512"),
+    app("image with an empty tag", "image: 'nginx:'", "spec.image", "it does not follow the grammar"),
+    app("image with a non-ASCII tag", "image: 'nginx:t\u{e4}g'", "spec.image", "not ASCII"),
+    app("image that is an image ID", "image: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'", "spec.image", "reads as an image ID"),
+    app("image with a double slash", "image: registry.example.com//app:1", "spec.image", "it does not follow the grammar"),
+    app("image with a bad port", "image: 'registry.example.com:port/app:1'", "spec.image", "it does not follow the grammar"),
+    app("image name over 255 characters", "image: registry.example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1", "spec.image", "longer than 255 characters"),
+    app("sidecar image with an uppercase repository", "image: nginx:1.27\nsidecars: [{name: proxy, image: Envoy:1}]", "spec.sidecars[0].image", "(got \"Envoy:1\""),
+    app("sidecar image with a scheme", "image: nginx:1.27\nsidecars: [{name: proxy, image: 'http://envoy:1'}]", "spec.sidecars[0].image", "it starts with a scheme"),
+    // allowedRegistries entries: a registry host, optionally with a repository path.
+    platform("empty allowedRegistries entry", "limits: {allowedRegistries: ['']}", "spec.limits.allowedRegistries[0]", "(got \"\")"),
+    platform("allowedRegistries entry with a scheme", "limits: {allowedRegistries: ['https://registry.example.com']}", "spec.limits.allowedRegistries[0]", "without a scheme, tag or spaces (got \"https://registry.example.com\")"),
+    platform("allowedRegistries entry with a space", "limits: {allowedRegistries: ['registry.example.com ']}", "spec.limits.allowedRegistries[0]", "allowedRegistries entries must be a lowercase registry host"),
+    platform("allowedRegistries entry in uppercase", "limits: {allowedRegistries: [Registry.Example.com]}", "spec.limits.allowedRegistries[0]", "lowercase registry host"),
+    platform("allowedRegistries entry with a tag", "limits: {allowedRegistries: ['registry.example.com/team/api:1.0']}", "spec.limits.allowedRegistries[0]", "without a scheme, tag or spaces"),
+    platform("allowedRegistries entry without a registry host", "limits: {allowedRegistries: [library/nginx]}", "spec.limits.allowedRegistries[0]", "(got \"library/nginx\")"),
+    platform("allowedRegistries entry that is a bare word", "limits: {allowedRegistries: [registry]}", "spec.limits.allowedRegistries[0]", "optionally followed by a repository path"),
+    platform("allowedRegistries entry with a wildcard", "limits: {allowedRegistries: ['*.example.com']}", "spec.limits.allowedRegistries[0]", "(got \"*.example.com\")"),
+    platform("allowedRegistries entry with a double slash", "limits: {allowedRegistries: [registry.example.com/, 'registry.example.com//team']}", "spec.limits.allowedRegistries[1]", "(got \"registry.example.com//team\")"),
+    // Quantities exactly as the API server reads them (kube's client-side CEL trims spaces).
+    app("cpu with a trailing space", "image: nginx:1.27\nresources: {cpu: '100m '}", "spec.resources.cpu", "(got \"100m \"; it contains a space)"),
+    app("cpu with a leading space", "image: nginx:1.27\nresources: {cpu: ' 100m'}", "spec.resources.cpu", "it contains a space"),
+    app("memory with a space before the suffix", "image: nginx:1.27\nresources: {memory: '128 Mi'}", "spec.resources.memory", "it contains a space"),
+    app("memory with a lowercase binary suffix", "image: nginx:1.27\nresources: {memory: 128mi}", "spec.resources.memory", "its suffix is not one Kubernetes knows"),
+    app("memory in kilobytes as KB", "image: nginx:1.27\nresources: {memory: 512KB}", "spec.resources.memory", "such as 128Mi or 1Gi"),
+    app("memory with a byte suffix", "image: nginx:1.27\nresources: {memoryLimit: 1GiB}", "spec.resources.memoryLimit", "not a suffix"),
+    app("memory with a decimal comma", "image: nginx:1.27\nresources: {memory: '1,5Gi'}", "spec.resources.memory", "not a suffix"),
+    app("memory exponent without digits", "image: nginx:1.27\nresources: {memory: 1e}", "spec.resources.memory", "its suffix is not one Kubernetes knows"),
+    app("memory suffix without a number", "image: nginx:1.27\nresources: {memory: Pi}", "spec.resources.memory", "it has no digits"),
+    app("cpu of zero millicores", "image: nginx:1.27\nresources: {cpu: 0m}", "spec.resources.cpu", "(got \"0m\"; it is zero)"),
+    app("cpu of a lone dot", "image: nginx:1.27\nresources: {cpu: '.'}", "spec.resources.cpu", "it is zero"),
+    app("cpu negative in exponent form", "image: nginx:1.27\nresources: {cpuLimit: '-1e3'}", "spec.resources.cpuLimit", "it is negative"),
+    app("sidecar cpu with a trailing space", "image: nginx:1.27\nsidecars: [{name: proxy, image: envoy:1, resources: {cpu: '50m '}}]", "spec.sidecars[0].resources.cpu", "it contains a space"),
+    platform("maxMemory with a trailing space", "limits: {maxMemory: '8Gi '}", "spec.limits.maxMemory", "(got \"8Gi \"; it contains a space)"),
+    platform("maxCpu with two dots", "limits: {maxCpu: '1.5.0'}", "spec.limits.maxCpu", "positive Kubernetes quantity"),
+    platform("default cpuLimit with a unit typo", "defaults: {resources: {cpuLimit: 2cores}}", "spec.defaults.resources.cpuLimit", "positive Kubernetes quantity"),
+    // namespaceSelector is a real label selector.
+    platform("namespaceSelector with matchLabel", "namespaceSelector: {matchLabel: {team: payments}}", "spec.namespaceSelector.matchLabel", "unknown field `matchLabel`; remove it or fix its spelling (did you mean `matchLabels`?)"),
+    platform("namespaceSelector with matchExpression", "namespaceSelector: {matchExpression: [{key: team, operator: Exists}]}", "spec.namespaceSelector.matchExpression", "did you mean `matchExpressions`?"),
+    platform("selector requirement with value", "namespaceSelector: {matchExpressions: [{key: team, operator: In, value: [payments]}]}", "spec.namespaceSelector.matchExpressions[0].value", "did you mean `values`?"),
+    platform("selector with an unknown operator", "namespaceSelector: {matchExpressions: [{key: team, operator: Equals, values: [payments]}]}", "spec.namespaceSelector.matchExpressions[0].operator", "Unsupported value: \"Equals\": supported values: \"In\", \"NotIn\", \"Exists\", \"DoesNotExist\""),
+    platform("selector with a lowercase operator", "namespaceSelector: {matchExpressions: [{key: team, operator: in, values: [payments]}]}", "spec.namespaceSelector.matchExpressions[0].operator", "Unsupported value: \"in\""),
+    platform("selector In without values", "namespaceSelector: {matchExpressions: [{key: team, operator: In}]}", "spec.namespaceSelector.matchExpressions[0].values", "operator In and NotIn need at least one entry in values"),
+    platform("selector NotIn with empty values", "namespaceSelector: {matchExpressions: [{key: team, operator: NotIn, values: []}]}", "spec.namespaceSelector.matchExpressions[0].values", "need at least one entry in values"),
+    platform("selector Exists with values", "namespaceSelector: {matchExpressions: [{key: team, operator: Exists, values: [payments]}]}", "spec.namespaceSelector.matchExpressions[0].values", "operator Exists and DoesNotExist take no values; remove values"),
+    platform("selector DoesNotExist with values", "namespaceSelector: {matchExpressions: [{key: team, operator: DoesNotExist, values: [x]}]}", "spec.namespaceSelector.matchExpressions[0].values", "take no values"),
+    platform("selector key with a space", "namespaceSelector: {matchExpressions: [{key: 'team name', operator: Exists}]}", "spec.namespaceSelector.matchExpressions[0].key", "a selector key must be a label key"),
+    platform("selector key with an empty name", "namespaceSelector: {matchExpressions: [{key: 'example.com/', operator: Exists}]}", "spec.namespaceSelector.matchExpressions[0].key", "(got \"example.com/\")"),
+    platform("selector value that is not a label value", "namespaceSelector: {matchExpressions: [{key: team, operator: In, values: ['-payments-']}]}", "spec.namespaceSelector.matchExpressions[0].values[0]", "should match"),
+    platform("selector matchLabels value with a space", "namespaceSelector: {matchLabels: {team: 'pay ments'}}", "spec.namespaceSelector.matchLabels.team", "should match"),
+    // Unknown fields everywhere, inside the embedded Kubernetes types and metadata too.
+    platform("typo in podSecurityContext", "defaults: {podSecurityContext: {runAsNonRot: true}}", "spec.defaults.podSecurityContext.runAsNonRot", "did you mean `runAsNonRoot`?"),
+    platform("typo in containerSecurityContext", "defaults: {containerSecurityContext: {readOnlyRootFilesytem: true}}", "spec.defaults.containerSecurityContext.readOnlyRootFilesytem", "unknown field `readOnlyRootFilesytem`"),
+    platform("typo in container capabilities", "defaults: {containerSecurityContext: {capabilities: {dorp: [ALL]}}}", "spec.defaults.containerSecurityContext.capabilities.dorp", "did you mean `drop`?"),
+    platform("typo in seccompProfile", "defaults: {podSecurityContext: {seccompProfile: {typ: RuntimeDefault}}}", "spec.defaults.podSecurityContext.seccompProfile.typ", "did you mean `type`?"),
+    platform("typo in topologySpread", "defaults: {topologySpread: {maxSkw: 2}}", "spec.defaults.topologySpread.maxSkw", "did you mean `maxSkew`?"),
+    platform("typo in ingress TLS", "defaults: {ingress: {tls: {enabeld: true}}}", "spec.defaults.ingress.tls.enabeld", "did you mean `enabled`?"),
+    app("metadata.lables", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: web, namespace: default, lables: {team: a}}\nspec: {image: nginx:1.27}", "metadata.lables", "unknown field `lables`; remove it or fix its spelling (did you mean `labels`?)"),
+    app("metadata.namespce", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: web, namespce: shop}\nspec: {image: nginx:1.27}", "metadata.namespce", "did you mean `namespace`?"),
+    platform("metadata.annotation on a Platform", "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: p, annotation: {a: b}}\nspec: {}", "metadata.annotation", "did you mean `annotations`?"),
+    app("top-level spc", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspc: {image: nginx:1.27}\nspec: {image: nginx:1.27}", "spc", "did you mean `spec`?"),
 ];
 
 fn document(case: &Case) -> String {
@@ -216,6 +289,34 @@ fn the_base_documents_are_valid() {
     assert!(baseplate_crd::admission::check_app(&app).is_empty());
     let platform = platform_with_spec("defaults", "{}");
     assert!(baseplate_crd::admission::check_platform(&platform).is_empty());
+}
+
+/// Real label selectors and well-formed registry entries pass admission, and the selector matches.
+#[test]
+fn real_selectors_and_registry_entries_are_accepted() {
+    let platform = platform_with_spec(
+        "guarded",
+        "namespaceSelector:\n  matchLabels: {kubernetes.io/metadata.name: shop}\n  matchExpressions:\n    - {key: example.com/tier, operator: In, values: [prod, staging]}\n    - {key: team, operator: NotIn, values: [sandbox]}\n    - {key: owner, operator: Exists}\n    - {key: legacy, operator: DoesNotExist}\nlimits:\n  allowedRegistries: [registry.example.com, registry.example.com/, docker.io/library, 'localhost:5000', 'myregistry:5000/team/', 10.0.0.1, index.docker.io/bitnami]\n",
+    );
+    let labels = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let shop = labels(&[
+        ("kubernetes.io/metadata.name", "shop"),
+        ("example.com/tier", "prod"),
+        ("team", "payments"),
+        ("owner", "sre"),
+    ]);
+    let select = |labels| {
+        baseplate_crd::EffectivePlatform::select(std::slice::from_ref(&platform), labels).names()
+    };
+    assert_eq!(select(&shop), ["guarded"]);
+    let mut legacy = shop.clone();
+    legacy.insert("legacy".into(), "yes".into());
+    assert!(select(&legacy).is_empty());
 }
 
 #[test]
@@ -351,6 +452,26 @@ const GUARDRAILS: &[Guardrail] = &[
     Guardrail { name: "memory above maxMemory in other units", app: "image: nginx:1.27\nresources: {memory: 9000Mi}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memory", "is 9000Mi but at most 8Gi"), ("spec.resources.memoryLimit", "is 9000Mi but at most 8Gi")] },
     Guardrail { name: "memory limit above maxMemory", app: "image: nginx:1.27\nresources: {memory: 1Gi, memoryLimit: 10G}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memoryLimit", "is 10G but at most 8Gi")] },
     Guardrail { name: "sidecar memory above maxMemory", app: "image: nginx:1.27\nsidecars: [{name: cache, image: redis:7, resources: {memory: 16Gi}}]", limits: "maxMemory: 8Gi", violations: &[("spec.sidecars[cache].resources.memory", "is 16Gi"), ("spec.sidecars[cache].resources.memoryLimit", "is 16Gi")] },
+    // allowedRegistries: the registry host matches exactly, the path on a `/` boundary.
+    Guardrail { name: "registry host with a suffix", app: "image: registry.example.comx/api:1", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.image", "\"registry.example.comx/api:1\" is not from an allowed registry; use an image under one of: registry.example.com (this one is registry registry.example.comx, repository api;")] },
+    Guardrail { name: "registry host as a subdomain of another", app: "image: registry.example.com.evil.io/team/api:1", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.image", "this one is registry registry.example.com.evil.io")] },
+    Guardrail { name: "registry on another port", app: "image: registry.example.com:5000/api:1", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.image", "this one is registry registry.example.com:5000")] },
+    Guardrail { name: "repository path prefix without a slash boundary", app: "image: docker.io/library-evil/nginx:1", limits: "allowedRegistries: [docker.io/library]", violations: &[("spec.image", "repository library-evil/nginx")] },
+    Guardrail { name: "team path prefix of a longer team", app: "image: registry.example.com/teammate/api:1", limits: "allowedRegistries: [registry.example.com/team]", violations: &[("spec.image", "not from an allowed registry")] },
+    Guardrail { name: "image above the allowed path", app: "image: registry.example.com/api:1", limits: "allowedRegistries: [registry.example.com/team/]", violations: &[("spec.image", "not from an allowed registry")] },
+    Guardrail { name: "docker hub user image under a library entry", app: "image: someone/nginx:1", limits: "allowedRegistries: [docker.io/library]", violations: &[("spec.image", "this one is registry docker.io, repository someone/nginx")] },
+    Guardrail { name: "short name under a registry entry", app: "image: api:1", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.image", "this one is registry docker.io, repository library/api")] },
+    Guardrail { name: "sidecar from a look-alike registry", app: "image: registry.example.com/api:1\nsidecars: [{name: proxy, image: registry.example.com.evil.io/envoy:1}]", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.sidecars[proxy].image", "not from an allowed registry")] },
+    Guardrail { name: "digest image from another registry", app: "image: ghcr.io/acme/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.image", "this one is registry ghcr.io, repository acme/api")] },
+    // maxCpu / maxMemory: exact comparisons, and a value that cannot be compared is refused.
+    Guardrail { name: "cpu one millicore above maxCpu", app: "image: nginx:1.27\nresources: {cpu: 4001m}", limits: "maxCpu: '4'", violations: &[("spec.resources.cpu", "is 4001m but at most 4 is allowed per container")] },
+    Guardrail { name: "cpu one nanocore above maxCpu", app: "image: nginx:1.27\nresources: {cpu: 4000000001n}", limits: "maxCpu: 4000m", violations: &[("spec.resources.cpu", "is 4000000001n but at most 4000m")] },
+    Guardrail { name: "cpu in exponent form above maxCpu", app: "image: nginx:1.27\nresources: {cpu: '4.5e0'}", limits: "maxCpu: '4'", violations: &[("spec.resources.cpu", "is 4.5e0 but at most 4")] },
+    Guardrail { name: "memory one byte above maxMemory in decimal units", app: "image: nginx:1.27\nresources: {memory: '8589934593'}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memory", "is 8589934593 but at most 8Gi"), ("spec.resources.memoryLimit", "is 8589934593")] },
+    Guardrail { name: "memory a fraction above maxMemory", app: "image: nginx:1.27\nresources: {memory: 1Gi, memoryLimit: 8.0000001Gi}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memoryLimit", "is 8.0000001Gi but at most 8Gi")] },
+    Guardrail { name: "memory in kibibytes above maxMemory in gigabytes", app: "image: nginx:1.27\nresources: {memory: 7812501Ki}", limits: "maxMemory: 8G", violations: &[("spec.resources.memory", "is 7812501Ki"), ("spec.resources.memoryLimit", "is 7812501Ki")] },
+    Guardrail { name: "memory too large to compare", app: "image: nginx:1.27\nresources: {memory: '1e100'}", limits: "maxMemory: 8Gi", violations: &[("spec.resources.memory", "is \"1e100\", which cannot be compared with a limit"), ("spec.resources.memoryLimit", "it must compare with limits.maxMemory 8Gi")] },
+    Guardrail { name: "maxCpu too large to compare", app: "image: nginx:1.27\nresources: {cpu: 100m}", limits: "maxCpu: '1e100'", violations: &[("spec.limits.maxCpu", "is \"1e100\", which cannot be compared with a limit: it is 10^55 or more, beyond what any limit compares; fix this Platform's limits.maxCpu")] },
 ];
 
 fn violations(
@@ -454,6 +575,62 @@ fn values_within_the_guardrails_render() {
         (
             "image: nginx:1.27\nresources: {cpu: 4000m, memory: 8Gi}",
             "maxCpu: '4'\nmaxMemory: 8Gi",
+        ),
+        // Entries without the trailing `/`, with paths, and with ports; images with digests.
+        (
+            "image: registry.example.com/team/api:1",
+            "allowedRegistries: [registry.example.com]",
+        ),
+        (
+            "image: registry.example.com/team/sub/api:1",
+            "allowedRegistries: [registry.example.com/team]",
+        ),
+        (
+            "image: registry.example.com/team:1",
+            "allowedRegistries: [registry.example.com/team]",
+        ),
+        (
+            "image: Registry.Example.com/team/api:1",
+            "allowedRegistries: [registry.example.com]",
+        ),
+        (
+            "image: registry.example.com/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "allowedRegistries: [registry.example.com]",
+        ),
+        (
+            "image: registry.example.com/api:1.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "allowedRegistries: [registry.example.com/]",
+        ),
+        ("image: nginx", "allowedRegistries: [docker.io/library]"),
+        ("image: someone/tool:1", "allowedRegistries: [docker.io]"),
+        (
+            "image: nginx:1.27",
+            "allowedRegistries: [index.docker.io/library]",
+        ),
+        (
+            "image: localhost:5000/api:1",
+            "allowedRegistries: ['localhost:5000']",
+        ),
+        (
+            "image: 10.0.0.1:5000/team/api:1",
+            "allowedRegistries: ['10.0.0.1:5000/team']",
+        ),
+        (
+            "image: registry.example.com/api:1\nsidecars: [{name: proxy, image: 'ghcr.io/acme/envoy:1'}]",
+            "allowedRegistries: [registry.example.com, ghcr.io/acme]",
+        ),
+        // Equal values in other forms are within the limit; binary values cap at 2^63-1.
+        (
+            "image: nginx:1.27\nresources: {cpu: '4e0', cpuLimit: 0.004k, memory: '8589934592'}",
+            "maxCpu: 4000m\nmaxMemory: 8Gi",
+        ),
+        (
+            "image: nginx:1.27\nresources: {cpu: 4000000000n, memory: 8388608Ki}",
+            "maxCpu: '4'\nmaxMemory: 8Gi",
+        ),
+        (
+            "image: nginx:1.27\nresources: {memory: 16Ei}",
+            "maxMemory: 8Ei",
         ),
     ];
     for (app, limits) in within {

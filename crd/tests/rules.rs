@@ -201,10 +201,12 @@ fn a_platform_applies_only_to_namespaces_its_selector_matches() {
 
 #[test]
 fn a_platform_with_a_selector_that_cannot_be_parsed_matches_no_namespace() {
-    let broken = platform_with_spec(
-        "broken",
-        "namespaceSelector:\n  matchExpressions:\n    - {key: env, operator: Bogus, values: [prod]}\ndefaults:\n  minReadySeconds: 99\n",
-    );
+    // Admission refuses this selector (tests/invalid.rs); one stored before that rule still
+    // reaches the operator, so it is read here without admission.
+    let broken: Platform = serde_saphyr::from_str(
+        "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: broken}\nspec:\n  namespaceSelector:\n    matchExpressions:\n      - {key: env, operator: Bogus, values: [prod]}\n  defaults:\n    minReadySeconds: 99\n",
+    )
+    .unwrap();
     let labels = BTreeMap::from([("env".to_string(), "prod".to_string())]);
     assert!(
         EffectivePlatform::select(&[broken], &labels)
