@@ -46,7 +46,7 @@ pub fn min_replicas_within_max(
 
 /// The preStop sleep, raised to the highest `limits.minPreStopSleepSeconds` of the Platforms.
 pub fn pre_stop_sleep_floor(
-    r: &mut Resolver,
+    r: &mut Resolver<'_>,
     key: &str,
     layers: &[PlatformLayer],
     seconds: i64,
@@ -72,7 +72,7 @@ pub fn pre_stop_sleep_floor(
 
 /// The grace period, raised so that it outlasts the preStop sleep by the shutdown margin.
 pub fn grace_outlasts_pre_stop(
-    r: &mut Resolver,
+    r: &mut Resolver<'_>,
     key: &str,
     pre_stop_sleep_seconds: i64,
     grace_seconds: i64,
@@ -94,7 +94,7 @@ pub fn grace_outlasts_pre_stop(
 
 /// A rolling update with neither surge nor unavailability never progresses.
 pub fn rollout_can_progress(
-    r: &Resolver,
+    r: &Resolver<'_>,
     (max_surge, surge_key): (&IntOrString, &str),
     (max_unavailable, unavailable_key): (&IntOrString, &str),
 ) -> Option<FieldError> {
@@ -129,7 +129,7 @@ pub fn pdb_max_unavailable(
 
 /// The memory limit, equal to the request when no layer sets one.
 pub fn memory_limit_or_request(
-    r: &mut Resolver,
+    r: &mut Resolver<'_>,
     key: &str,
     limit: Option<String>,
     request: &str,
@@ -146,7 +146,7 @@ pub fn memory_limit_or_request(
 
 /// The readiness probe's port, when it is one of the App's ports; else the first port.
 pub fn probe_port_of_app(
-    r: &mut Resolver,
+    r: &mut Resolver<'_>,
     key: &str,
     port: String,
     ports: &[Port],
