@@ -115,6 +115,8 @@ fn bench(c: &mut Criterion) {
         assert_eq!(
             children
                 .deployment
+                .as_ref()
+                .unwrap()
                 .spec
                 .as_ref()
                 .unwrap()

@@ -172,10 +172,11 @@ fn to_field_errors(result: Result<(), cel::ValidationErrors>) -> Vec<FieldError>
         .into_vec()
         .into_iter()
         .map(|e| {
-            let field = if e.field_path.is_empty() {
-                "metadata.name".to_string()
-            } else {
-                e.field_path
+            // A rule on the object itself names its field from the root (`.spec.cronJobs`), as
+            // the API server prints it without the dot; one without a field path is the name's.
+            let field = match e.field_path.strip_prefix('.').unwrap_or(&e.field_path) {
+                "" => "metadata.name".to_string(),
+                path => path.to_string(),
             };
             FieldError::new(field, e.message)
         })

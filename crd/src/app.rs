@@ -50,6 +50,13 @@ macro_rules! probe_port_message {
     };
 }
 
+/// Whether the App is batch-only, as CEL: see [`AppSpec::is_batch_only`].
+macro_rules! batch_only {
+    () => {
+        "has(self.cronJobs) && size(self.cronJobs) > 0 && (!has(self.ports) || size(self.ports) == 0) && !has(self.replicas) && !has(self.autoscaling)"
+    };
+}
+
 /// An application: one container image plus a few switches, expanded by Baseplate into a
 /// Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget, Ingress, ConfigMap
 /// and Secret carrying the platform's defaults.
@@ -72,7 +79,12 @@ macro_rules! probe_port_message {
     validation = (
         "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63",
         "metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters) because it names the Service and every other child"
-    )
+    ),
+    // The CronJob controller names each run `<cronjob>-<minutes>` (11 more characters), and a
+    // Job's name must fit a 63-character label: hence Kubernetes' 52 for CronJob names.
+    validation = Rule::new("!has(self.spec.cronJobs) || self.spec.cronJobs.all(c, size(self.metadata.name) + 1 + size(c.name) <= 52)")
+        .message("each CronJob is named <App name>-<cronJobs[].name>, and Kubernetes allows at most 52 characters for a CronJob name; shorten the cron job's name or the App's")
+        .field_path(".spec.cronJobs")
 )]
 #[x_kube(
     validation = Rule::new("!has(self.replicas) || !has(self.autoscaling) || (has(self.autoscaling.enabled) && !self.autoscaling.enabled)")
@@ -100,6 +112,10 @@ macro_rules! probe_port_message {
     validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
         .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
         .field_path(".env"),
+    // A batch-only App (see `AppSpec::is_batch_only`) has no Deployment for sidecars to run in.
+    validation = Rule::new(concat!("!(", batch_only!(), ") || !has(self.sidecars) || size(self.sidecars) == 0"))
+        .message("spec.sidecars run beside the Deployment's container, and an App with cronJobs but no ports, replicas or autoscaling is batch-only, without a Deployment; set replicas to keep a Deployment, or remove the sidecars")
+        .field_path(".sidecars"),
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSpec {
@@ -191,6 +207,105 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[x_kube(validation = ("self.all(k, !k.startsWith('baseplate.dev/'))", "podAnnotations may not set baseplate.dev/* annotations: Baseplate owns them"))]
     pub pod_annotations: BTreeMap<String, String>,
+
+    /// A one-off task, typically a database migration, run as a Job for each new version of the
+    /// pods before the Deployment rolls to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Migrate>,
+
+    /// Scheduled jobs, each a CronJob named `<App name>-<name>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(c, self.exists_one(d, d.name == c.name))", "cronJobs names must be unique"))]
+    #[schemars(length(max = 20))]
+    pub cron_jobs: Vec<CronJobEntry>,
+}
+
+impl AppSpec {
+    /// An App whose only workload is its cron jobs: `cronJobs` and no ports, no `replicas` and no
+    /// `autoscaling`. It gets no Deployment, Service, HPA, PDB or Ingress. A worker without ports
+    /// (no `cronJobs`) is not batch-only, and setting `replicas` keeps a Deployment beside the
+    /// cron jobs.
+    pub fn is_batch_only(&self) -> bool {
+        !self.cron_jobs.is_empty()
+            && self.ports.is_empty()
+            && self.replicas.is_none()
+            && self.autoscaling.is_none()
+    }
+}
+
+/// The migration Job: the App's container with another command, run to completion.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Migrate {
+    /// What the Job runs, e.g. `["bin/rails", "db:migrate"]`.
+    #[x_kube(validation = ("size(self) > 0", "migrate.command needs at least one entry, the program to run"))]
+    // Bounded items: the API server prices the rule by them (see `Secrets`).
+    #[schemars(length(max = 64), inner(length(max = 4096)))]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub args: Option<Vec<String>>,
+    /// Image of the Job. Default: the App's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::image::IMAGE_RULE, crate::image::IMAGE_MESSAGE)))]
+    #[schemars(length(max = 512))]
+    pub image: Option<String>,
+    /// Seconds the migration may run before it counts as failed. Default: the Platform's (built-in 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 86400", "timeoutSeconds must be between 1 and 86400"))]
+    pub timeout_seconds: Option<i64>,
+    /// Retries after a failed pod. Default: the Platform's (built-in 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 10", "backoffLimit must be between 0 and 10"))]
+    pub backoff_limit: Option<i32>,
+}
+
+/// One scheduled job.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[x_kube(validation = Rule::new("has(self.command) || has(self.image)")
+    .message("a cron job needs a command, or an image of its own whose entrypoint is the job")
+    .field_path(".command"))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CronJobEntry {
+    /// Names the CronJob `<App name>-<name>`: lowercase letters, digits and '-'.
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+        "cronJobs name must be lowercase letters, digits and '-', starting and ending with a letter or digit"
+    ))]
+    #[schemars(length(max = 50))]
+    pub name: String,
+    /// Cron schedule, e.g. `0 3 * * *`, read in `timeZone`.
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(&crate::schedule::SCHEDULE_RULE, crate::schedule::SCHEDULE_MESSAGE)))]
+    #[schemars(length(max = 128))]
+    pub schedule: String,
+    /// IANA time zone of the schedule, e.g. `Asia/Tokyo`. Default: the Platform's (built-in `Etc/UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(&crate::schedule::TIME_ZONE_RULE, crate::schedule::TIME_ZONE_MESSAGE)))]
+    #[schemars(length(max = 64))]
+    pub time_zone: Option<String>,
+    /// Image of the job. Default: the App's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::image::IMAGE_RULE, crate::image::IMAGE_MESSAGE)))]
+    #[schemars(length(max = 512))]
+    pub image: Option<String>,
+    /// What the job runs. Default: the image's entrypoint (only with an image of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), inner(length(max = 4096)))]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub args: Option<Vec<String>>,
+    /// CPU and memory, field by field over the App's `resources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// Seconds one run may take before it counts as failed. Default: the Platform's (built-in 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 86400", "timeoutSeconds must be between 1 and 86400"))]
+    pub timeout_seconds: Option<i64>,
+    /// Retries after a failed pod within one run. Default: the Platform's (built-in 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 10", "backoffLimit must be between 0 and 10"))]
+    pub backoff_limit: Option<i32>,
 }
 
 /// A named container port.

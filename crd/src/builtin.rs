@@ -8,8 +8,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::app::{Autoscaling, Probe, Resources};
 use crate::platform::{
-    IngressDefaults, PdbDefaults, PlatformDefaults, RollingUpdateDefaults, TlsDefaults,
-    TopologySpreadDefaults,
+    CronJobDefaults, IngressDefaults, MigrateDefaults, PdbDefaults, PlatformDefaults,
+    RollingUpdateDefaults, TlsDefaults, TopologySpreadDefaults,
 };
 
 pub const PRE_STOP_SLEEP_SECONDS: i64 = 10;
@@ -94,6 +94,21 @@ pub fn defaults() -> PlatformDefaults {
         labels: Default::default(),
         annotations: Default::default(),
         config_mount_path: Some("/etc/app".into()),
+        migrate: Some(MigrateDefaults {
+            timeout_seconds: Some(600),
+            backoff_limit: Some(0),
+            history_limit: Some(3),
+        }),
+        cron_jobs: Some(CronJobDefaults {
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(300),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(1),
+            backoff_limit: Some(2),
+            timeout_seconds: Some(3600),
+            // Explicit, so a schedule never depends on the controller manager's local time.
+            time_zone: Some("Etc/UTC".into()),
+        }),
     }
 }
 

@@ -9,17 +9,22 @@ use std::fmt;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 /// A kind of child, in apply order: what the workload reads before the workload, the
-/// workload before what points at it.
+/// migration before the workload that waits for it, the workload before what points at it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChildKind {
     ConfigMap,
     Secret,
+    /// The migration Job of one version, `<app>-migrate-<version>`.
+    Job,
     Deployment,
+    /// One per cron job, `<app>-<name>`.
+    CronJob,
     Service,
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
@@ -32,6 +37,8 @@ pub enum ChildKind {
 pub enum ApplyStage {
     /// What the workload reads.
     Inputs,
+    /// The migration the workload waits for.
+    Migration,
     /// The workload itself.
     Workload,
     /// What points at the workload.
@@ -40,10 +47,12 @@ pub enum ApplyStage {
 
 impl ChildKind {
     /// Every kind, in apply order.
-    pub const ALL: [ChildKind; 7] = [
+    pub const ALL: [ChildKind; 9] = [
         ChildKind::ConfigMap,
         ChildKind::Secret,
+        ChildKind::Job,
         ChildKind::Deployment,
+        ChildKind::CronJob,
         ChildKind::Service,
         ChildKind::HorizontalPodAutoscaler,
         ChildKind::PodDisruptionBudget,
@@ -54,7 +63,9 @@ impl ChildKind {
         match self {
             ChildKind::ConfigMap => "ConfigMap",
             ChildKind::Secret => "Secret",
+            ChildKind::Job => "Job",
             ChildKind::Deployment => "Deployment",
+            ChildKind::CronJob => "CronJob",
             ChildKind::Service => "Service",
             ChildKind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             ChildKind::PodDisruptionBudget => "PodDisruptionBudget",
@@ -67,6 +78,7 @@ impl ChildKind {
         match self {
             ChildKind::ConfigMap | ChildKind::Secret | ChildKind::Service => "",
             ChildKind::Deployment => "apps",
+            ChildKind::Job | ChildKind::CronJob => "batch",
             ChildKind::HorizontalPodAutoscaler => "autoscaling",
             ChildKind::PodDisruptionBudget => "policy",
             ChildKind::Ingress => "networking.k8s.io",
@@ -93,7 +105,9 @@ impl ChildKind {
         match self {
             ChildKind::ConfigMap => "configmaps",
             ChildKind::Secret => "secrets",
+            ChildKind::Job => "jobs",
             ChildKind::Deployment => "deployments",
+            ChildKind::CronJob => "cronjobs",
             ChildKind::Service => "services",
             ChildKind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
             ChildKind::PodDisruptionBudget => "poddisruptionbudgets",
@@ -104,7 +118,8 @@ impl ChildKind {
     pub const fn stage(self) -> ApplyStage {
         match self {
             ChildKind::ConfigMap | ChildKind::Secret => ApplyStage::Inputs,
-            ChildKind::Deployment => ApplyStage::Workload,
+            ChildKind::Job => ApplyStage::Migration,
+            ChildKind::Deployment | ChildKind::CronJob => ApplyStage::Workload,
             ChildKind::Service
             | ChildKind::HorizontalPodAutoscaler
             | ChildKind::PodDisruptionBudget
@@ -117,7 +132,8 @@ impl ChildKind {
         ChildKind::ALL.into_iter().find(|k| k.kind() == kind)
     }
 
-    /// A child of this kind of the App `app` in `namespace` (every child has its App's name).
+    /// A child of this kind of the App `app` in `namespace`: every child of a kind the App has
+    /// one of has its App's name (Jobs and CronJobs have names of their own).
     pub fn of(self, namespace: &str, app: &str) -> ChildRef {
         ChildRef {
             kind: self,
@@ -187,7 +203,9 @@ macro_rules! child_objects {
 child_objects! {
     ConfigMap => ConfigMap,
     Secret => Secret,
+    Job => Job,
     Deployment => Deployment,
+    CronJob => CronJob,
     Service => Service,
     HorizontalPodAutoscaler => HorizontalPodAutoscaler,
     PodDisruptionBudget => PodDisruptionBudget,

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 pub const NAME: &str = "app.kubernetes.io/name";
 pub const INSTANCE: &str = "app.kubernetes.io/instance";
+/// What a pod of the App's does besides serving: `migration` or `cron-job`.
+pub const COMPONENT: &str = "app.kubernetes.io/component";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The value of [`MANAGED_BY`] on everything Baseplate makes.
 pub const MANAGED_BY_VALUE: &str = "baseplate";
@@ -11,6 +13,8 @@ pub const MANAGED_BY_VALUE: &str = "baseplate";
 pub const APP: &str = "baseplate.dev/app";
 pub const CONFIG_HASH: &str = "baseplate.dev/config-hash";
 pub const SECRET_HASH: &str = "baseplate.dev/secret-hash";
+/// The version a migration Job migrates to (also the end of its name).
+pub const VERSION: &str = "baseplate.dev/version";
 /// What Kubernetes accepts as a label value (at most 63 characters besides).
 pub const VALUE_PATTERN: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 pub const CERT_MANAGER_ISSUER: &str = "cert-manager.io/cluster-issuer";
@@ -27,6 +31,25 @@ pub fn selector(app: &str) -> BTreeMap<String, String> {
 pub fn child_labels(app: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut labels = extra.clone();
     labels.extend(selector(app));
+    labels.insert(MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string());
+    labels.insert(APP.to_string(), app.to_string());
+    labels
+}
+
+/// Labels of the pods of a Job or CronJob: the App's name, but an instance of their own (the
+/// Job's or CronJob's name) and a component, so that no selector of the App's (Deployment,
+/// Service, PDB, topology spread: name and instance) ever picks them: a migration pod takes no
+/// traffic and counts for no disruption budget.
+pub fn batch_pod_labels(
+    app: &str,
+    instance: &str,
+    component: &str,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut labels = extra.clone();
+    labels.insert(NAME.to_string(), app.to_string());
+    labels.insert(INSTANCE.to_string(), instance.to_string());
+    labels.insert(COMPONENT.to_string(), component.to_string());
     labels.insert(MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string());
     labels.insert(APP.to_string(), app.to_string());
     labels

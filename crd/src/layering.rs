@@ -44,6 +44,16 @@ impl<G> Knob<G> {
         knob
     }
 
+    /// The same knob of one entry of an App's list: `cronJobs[nightly].timeZone` for
+    /// `cronJobs.timeZone`.
+    pub fn of_entry(mut self, name: &str) -> Self {
+        self.key = match self.key.split_once('.') {
+            Some((list, rest)) => format!("{list}[{name}].{rest}"),
+            None => format!("{}[{name}]", self.key),
+        };
+        self
+    }
+
     /// The same knob of one part of the App, e.g. `sidecars[proxy].resources.cpu`.
     pub fn within(mut self, scope: &str) -> Self {
         self.key = format!("{scope}.{}", self.key);
@@ -250,6 +260,10 @@ mod tests {
         assert_eq!(
             knob!(resources.cpu).within("sidecars[proxy]").key,
             "sidecars[proxy].resources.cpu"
+        );
+        assert_eq!(
+            knob!(cron_jobs.time_zone).of_entry("nightly").key,
+            "cronJobs[nightly].timeZone"
         );
     }
 }

@@ -22,6 +22,7 @@ pub mod quantity;
 pub mod render;
 pub mod resolve;
 pub mod rules;
+pub mod schedule;
 pub mod schemas;
 pub mod secrets;
 pub mod select;

@@ -114,6 +114,64 @@ pub struct PlatformDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = ("self.startsWith('/') && self != '/' && self != '/tmp'", "configMountPath must be an absolute directory other than / and /tmp"))]
     pub config_mount_path: Option<String>,
+    /// The migration Job of Apps with `migrate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<MigrateDefaults>,
+    /// The CronJobs of Apps' `cronJobs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_jobs: Option<CronJobDefaults>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MigrateDefaults {
+    /// The Job's `activeDeadlineSeconds`. Built-in 600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 86400", "timeoutSeconds must be between 1 and 86400"))]
+    pub timeout_seconds: Option<i64>,
+    /// Retries after a failed pod. Built-in 0: a failed migration is reported, not run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 10", "backoffLimit must be between 0 and 10"))]
+    pub backoff_limit: Option<i32>,
+    /// Migration Jobs kept (with their pods, for the logs), the current version's included;
+    /// older finished ones are deleted. Built-in 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "historyLimit must be between 1 and 100"))]
+    pub history_limit: Option<i32>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CronJobDefaults {
+    /// `Forbid` (built-in: a run is skipped while the previous one runs), `Allow` or `Replace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self in ['Allow', 'Forbid', 'Replace']", "concurrencyPolicy must be Allow, Forbid or Replace"))]
+    pub concurrency_policy: Option<String>,
+    /// A run that could not start within this many seconds of its time is skipped. Built-in 300.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 10 && self <= 86400", "startingDeadlineSeconds must be between 10 and 86400"))]
+    pub starting_deadline_seconds: Option<i64>,
+    /// Succeeded runs kept. Built-in 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 100", "successfulJobsHistoryLimit must be between 0 and 100"))]
+    pub successful_jobs_history_limit: Option<i32>,
+    /// Failed runs kept. Built-in 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 100", "failedJobsHistoryLimit must be between 0 and 100"))]
+    pub failed_jobs_history_limit: Option<i32>,
+    /// Retries after a failed pod within one run. Built-in 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 10", "backoffLimit must be between 0 and 10"))]
+    pub backoff_limit: Option<i32>,
+    /// A run's `activeDeadlineSeconds`. Built-in 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 86400", "timeoutSeconds must be between 1 and 86400"))]
+    pub timeout_seconds: Option<i64>,
+    /// Time zone of schedules that name none. Built-in `Etc/UTC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(&crate::schedule::TIME_ZONE_RULE, crate::schedule::TIME_ZONE_MESSAGE)))]
+    #[schemars(length(max = 64))]
+    pub time_zone: Option<String>,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

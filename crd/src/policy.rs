@@ -35,7 +35,7 @@ fn check_replicas(
     layer: &PlatformLayer,
     violate: &mut impl FnMut(&str, String),
 ) {
-    let Some(max) = layer.limits.max_replicas else {
+    let Some(max) = layer.limits.max_replicas.filter(|_| !settings.batch_only) else {
         return;
     };
     match &settings.autoscaling {
@@ -88,11 +88,24 @@ fn check_registries(spec: &AppSpec, layer: &PlatformLayer, violate: &mut impl Fn
             malformed.join(", ")
         )
     };
-    let images = std::iter::once(("spec.image".to_string(), &spec.image)).chain(
-        spec.sidecars
-            .iter()
-            .map(|s| (format!("spec.sidecars[{}].image", s.name), &s.image)),
-    );
+    // Every image a pod of the App's runs, the jobs' included.
+    let images = std::iter::once(("spec.image".to_string(), &spec.image))
+        .chain(
+            spec.sidecars
+                .iter()
+                .map(|s| (format!("spec.sidecars[{}].image", s.name), &s.image)),
+        )
+        .chain(
+            spec.migrate
+                .iter()
+                .filter_map(|m| m.image.as_ref())
+                .map(|image| ("spec.migrate.image".to_string(), image)),
+        )
+        .chain(spec.cron_jobs.iter().filter_map(|c| {
+            c.image
+                .as_ref()
+                .map(|image| (format!("spec.cronJobs[{}].image", c.name), image))
+        }));
     for (field, image) in images {
         let parsed = match ImageRef::parse(image) {
             Ok(parsed) => parsed,
@@ -174,12 +187,20 @@ fn check_resource_caps(
     };
     let cpu_cap = parse_cap("maxCpu", &layer.limits.max_cpu);
     let memory_cap = parse_cap("maxMemory", &layer.limits.max_memory);
-    let containers = std::iter::once(("spec.resources".to_string(), &settings.resources)).chain(
-        settings
-            .sidecar_resources
-            .iter()
-            .map(|(name, r)| (format!("spec.sidecars[{name}].resources"), r)),
-    );
+    // The migration runs with the main container's resources; cron jobs with their own.
+    let containers = std::iter::once(("spec.resources".to_string(), &settings.resources))
+        .chain(
+            settings
+                .sidecar_resources
+                .iter()
+                .map(|(name, r)| (format!("spec.sidecars[{name}].resources"), r)),
+        )
+        .chain(
+            settings
+                .cron_jobs
+                .iter()
+                .map(|c| (format!("spec.cronJobs[{}].resources", c.name), &c.resources)),
+        );
     for (field, resources) in containers {
         let ResourceSettings {
             cpu,

@@ -6,17 +6,17 @@
 
 use kube::ResourceExt;
 
-use crate::app::{App, AppSpec, Autoscaling, Probe, Resources};
+use crate::app::{App, AppSpec, Autoscaling, CronJobEntry, Probe, Resources};
 use crate::error::{FieldError, RenderError};
 use crate::layering::{Knob, Resolver, knob};
-use crate::platform::{IngressDefaults, PlatformDefaults};
+use crate::platform::{CronJobDefaults, IngressDefaults, MigrateDefaults, PlatformDefaults};
 use crate::rules;
 
 // Where callers have always found the selection and the settings types.
 pub use crate::select::{EffectivePlatform, PlatformLayer, platform_matches};
 pub use crate::settings::{
-    HpaSettings, IngressSettings, Provenance, ResourceSettings, Settings, Source, TlsSettings,
-    TopologySettings,
+    CronJobSettings, HpaSettings, IngressSettings, JobSettings, MigrationSettings, Provenance,
+    ResourceSettings, Settings, Source, TlsSettings, TopologySettings,
 };
 
 /// Resolves every setting of an App against its Platforms.
@@ -32,7 +32,9 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     let mut r = Resolver::new(app_layer(spec), platform);
     let mut errors = Vec::new();
 
-    let autoscaling = r.pick(&knob!(autoscaling.enabled)).then(|| {
+    // A batch-only App has no Deployment to scale or protect.
+    let workload = !spec.is_batch_only();
+    let autoscaling = (workload && r.pick(&knob!(autoscaling.enabled))).then(|| {
         let min = knob!(autoscaling.min_replicas);
         let max = knob!(autoscaling.max_replicas);
         let hpa = HpaSettings {
@@ -93,8 +95,11 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     let minimum_replicas = autoscaling.as_ref().map_or(replicas, |h| h.min_replicas);
     let pdb_enabled = r.pick(&knob!(pod_disruption_budget.enabled));
     let pdb_max_unavailable = r.pick(&knob!(pod_disruption_budget.max_unavailable));
-    let pdb_max_unavailable =
-        rules::pdb_max_unavailable(pdb_enabled, minimum_replicas, pdb_max_unavailable);
+    let pdb_max_unavailable = rules::pdb_max_unavailable(
+        workload && pdb_enabled,
+        minimum_replicas,
+        pdb_max_unavailable,
+    );
 
     let ingress = ingress(&mut r, spec, &name, &namespace, &mut errors);
 
@@ -111,6 +116,18 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     let labels = r.merged_map(&knob!(labels));
     let annotations = r.merged_map(&knob!(annotations));
     let config_mount_path = r.pick(&knob!(config_mount_path));
+    let migration = spec.migrate.as_ref().map(|_| MigrationSettings {
+        job: JobSettings {
+            timeout_seconds: r.pick(&knob!(migrate.timeout_seconds)),
+            backoff_limit: r.pick(&knob!(migrate.backoff_limit)),
+        },
+        history_limit: r.pick(&knob!(migrate.history_limit)),
+    });
+    let cron_jobs = spec
+        .cron_jobs
+        .iter()
+        .map(|entry| cron_job(&mut r, spec, entry, &mut errors))
+        .collect();
 
     if !errors.is_empty() {
         return Err(RenderError::InvalidSpec(errors));
@@ -139,6 +156,9 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         labels,
         annotations,
         config_mount_path,
+        migration,
+        cron_jobs,
+        batch_only: !workload,
         provenance: r.into_provenance(),
         platforms: platform.names(),
     })
@@ -162,8 +182,74 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
             ..IngressDefaults::default()
         }),
         config_mount_path: spec.config.as_ref().and_then(|c| c.mount_path.clone()),
+        migrate: spec.migrate.as_ref().map(|m| MigrateDefaults {
+            timeout_seconds: m.timeout_seconds,
+            backoff_limit: m.backoff_limit,
+            history_limit: None,
+        }),
         ..PlatformDefaults::default()
     }
+}
+
+/// One cron job: its own values, else the Platforms', else the built-in ones, each recorded
+/// under `cronJobs[<name>].…`. Its resources are its own field by field over the App's.
+fn cron_job(
+    r: &mut Resolver<'_>,
+    spec: &AppSpec,
+    entry: &CronJobEntry,
+    errors: &mut Vec<FieldError>,
+) -> CronJobSettings {
+    let name = entry.name.as_str();
+    let own = PlatformDefaults {
+        cron_jobs: Some(CronJobDefaults {
+            time_zone: entry.time_zone.clone(),
+            timeout_seconds: entry.timeout_seconds,
+            backoff_limit: entry.backoff_limit,
+            ..CronJobDefaults::default()
+        }),
+        ..PlatformDefaults::default()
+    };
+    errors.extend(rules::schedule_runs_forwards(entry));
+    let resources = field_by_field(entry.resources.as_ref(), spec.resources.as_ref());
+    let scope = format!("cronJobs[{name}]");
+    CronJobSettings {
+        name: entry.name.clone(),
+        time_zone: r.pick_in(&own, &knob!(cron_jobs.time_zone).of_entry(name)),
+        concurrency_policy: r.pick_in(&own, &knob!(cron_jobs.concurrency_policy).of_entry(name)),
+        starting_deadline_seconds: r.pick_in(
+            &own,
+            &knob!(cron_jobs.starting_deadline_seconds).of_entry(name),
+        ),
+        successful_jobs_history_limit: r.pick_in(
+            &own,
+            &knob!(cron_jobs.successful_jobs_history_limit).of_entry(name),
+        ),
+        failed_jobs_history_limit: r.pick_in(
+            &own,
+            &knob!(cron_jobs.failed_jobs_history_limit).of_entry(name),
+        ),
+        job: JobSettings {
+            timeout_seconds: r.pick_in(&own, &knob!(cron_jobs.timeout_seconds).of_entry(name)),
+            backoff_limit: r.pick_in(&own, &knob!(cron_jobs.backoff_limit).of_entry(name)),
+        },
+        resources: container_resources(r, Some(&scope), resources.as_ref()),
+    }
+}
+
+/// `own`'s fields, each falling back to `base`'s.
+fn field_by_field(own: Option<&Resources>, base: Option<&Resources>) -> Option<Resources> {
+    let (own, base) = match (own, base) {
+        (None, base) => return base.cloned(),
+        (Some(own), None) => return Some(own.clone()),
+        (Some(own), Some(base)) => (own, base),
+    };
+    let either = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+    Some(Resources {
+        cpu: either(&own.cpu, &base.cpu),
+        memory: either(&own.memory, &base.memory),
+        cpu_limit: either(&own.cpu_limit, &base.cpu_limit),
+        memory_limit: either(&own.memory_limit, &base.memory_limit),
+    })
 }
 
 /// Requests and limits of one container: the App's main container (`scope` `None`) or a sidecar.
@@ -335,6 +421,8 @@ mod tests {
             "labels": {"team": "web"},
             "annotations": {"owner": "sre"},
             "configMountPath": "/etc/app",
+            "migrate": {"timeoutSeconds": 300, "backoffLimit": 2, "historyLimit": 5},
+            "cronJobs": {"concurrencyPolicy": "Replace", "startingDeadlineSeconds": 60, "successfulJobsHistoryLimit": 5, "failedJobsHistoryLimit": 2, "backoffLimit": 3, "timeoutSeconds": 120, "timeZone": "Asia/Tokyo"},
         });
         let platform = EffectivePlatform {
             layers: vec![PlatformLayer {
@@ -348,25 +436,46 @@ mod tests {
             "apiVersion": "baseplate.dev/v1alpha1",
             "kind": "App",
             "metadata": {"name": "web", "namespace": "shop"},
-            "spec": {"image": "web:1", "ports": [{"name": "http", "containerPort": 8080}]},
+            "spec": {
+                "image": "web:1",
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "migrate": {"command": ["migrate"]},
+                "cronJobs": [{"name": "nightly", "schedule": "0 3 * * *", "command": ["report"]}],
+            },
         }))
         .unwrap();
 
         let settings = resolve(&app, &platform).unwrap();
 
+        // A cron job's knobs are explained per entry: `cronJobs[nightly].timeZone` is the
+        // Platform's `cronJobs.timeZone`, `cronJobs[nightly].resources.cpu` its `resources.cpu`.
+        let platform_path = |key: &str| match key.split_once("cronJobs[nightly].") {
+            Some((_, rest)) if rest.starts_with("resources.") => rest.to_string(),
+            Some((_, rest)) => format!("cronJobs.{rest}"),
+            None => key.to_string(),
+        };
         let from_platform: BTreeSet<String> = settings
             .provenance
             .iter()
             .filter(|(_, p)| p.source == Source::Platform("everything".into()))
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| platform_path(key))
             .collect();
         let mut set = BTreeSet::new();
         knob_paths(&defaults, "", &mut set);
         assert_eq!(from_platform, set);
-        for key in &from_platform {
-            let pointer = format!("/{}", key.replace('.', "/"));
-            let explained: Value = serde_json::from_str(&settings.provenance[key].value).unwrap();
+        for (key, explained) in &settings.provenance {
+            if explained.source != Source::Platform("everything".into()) {
+                continue;
+            }
+            let pointer = format!("/{}", platform_path(key).replace('.', "/"));
+            let explained: Value = serde_json::from_str(&explained.value).unwrap();
             assert_eq!(Some(&explained), defaults.pointer(&pointer), "{key}");
         }
+        assert!(
+            settings
+                .provenance
+                .contains_key("cronJobs[nightly].timeZone"),
+            "each cron job's settings are explained under its own name"
+        );
     }
 }

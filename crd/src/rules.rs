@@ -4,11 +4,12 @@
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::app::{AppSpec, Port};
+use crate::app::{AppSpec, CronJobEntry, Port};
 use crate::builtin;
 use crate::error::FieldError;
 use crate::layering::Resolver;
 use crate::names;
+use crate::schedule;
 use crate::select::PlatformLayer;
 use crate::settings::{HpaSettings, Source};
 
@@ -191,6 +192,17 @@ pub fn tls_secret_name_is_valid(secret_name: &str, template_source: &str) -> Opt
             format!(
                 "gives the Secret name {secret_name:?}, which is not a valid DNS-1123 subdomain; fix it in {template_source}"
             ),
+        )
+    })
+}
+
+/// A cron schedule with a range that runs backwards, which the CRD's pattern cannot see and the
+/// API server would refuse on the CronJob.
+pub fn schedule_runs_forwards(entry: &CronJobEntry) -> Option<FieldError> {
+    schedule::backwards_range(&entry.schedule).map(|problem| {
+        FieldError::new(
+            format!("spec.cronJobs[{}].schedule", entry.name),
+            format!("{problem} (in {:?})", entry.schedule),
         )
     })
 }

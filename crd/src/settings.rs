@@ -78,6 +78,35 @@ pub struct TopologySettings {
     pub when_unsatisfiable: String,
 }
 
+/// What every Job Baseplate makes (the migration, each cron run) is bounded by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobSettings {
+    /// The Job's `activeDeadlineSeconds`.
+    pub timeout_seconds: i64,
+    pub backoff_limit: i32,
+}
+
+/// The migration Job, when the App has `migrate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MigrationSettings {
+    pub job: JobSettings,
+    /// Migration Jobs kept, the current version's included.
+    pub history_limit: i32,
+}
+
+/// One entry of `cronJobs`, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CronJobSettings {
+    pub name: String,
+    pub time_zone: String,
+    pub concurrency_policy: String,
+    pub starting_deadline_seconds: i64,
+    pub successful_jobs_history_limit: i32,
+    pub failed_jobs_history_limit: i32,
+    pub job: JobSettings,
+    pub resources: ResourceSettings,
+}
+
 /// Everything rendering needs, fully resolved. Built only by [`crate::resolve::resolve`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -109,6 +138,11 @@ pub struct Settings {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub config_mount_path: String,
+    pub migration: Option<MigrationSettings>,
+    /// In the order of the App's `cronJobs`.
+    pub cron_jobs: Vec<CronJobSettings>,
+    /// No Deployment, Service, HPA, PDB or Ingress (see `AppSpec::is_batch_only`).
+    pub batch_only: bool,
     /// Which layer set each value, keyed by its path in the Platform's `defaults`.
     pub provenance: BTreeMap<String, Provenance>,
     /// The Platforms that applied, lowest priority first.

@@ -45,6 +45,8 @@ fn rolling_update_surges_25_percent_and_never_drops_below_the_desired_count() {
     let children = render(&web());
     let strategy = children
         .deployment
+        .as_ref()
+        .unwrap()
         .spec
         .as_ref()
         .unwrap()
@@ -107,7 +109,12 @@ fn grace_period_covers_the_pre_stop_sleep_plus_20_seconds() {
 #[test]
 fn min_ready_seconds_is_5() {
     assert_eq!(
-        render(&web()).deployment.spec.unwrap().min_ready_seconds,
+        render(&web())
+            .deployment
+            .unwrap()
+            .spec
+            .unwrap()
+            .min_ready_seconds,
         Some(5)
     );
 }
@@ -117,6 +124,7 @@ fn progress_deadline_is_600_seconds() {
     assert_eq!(
         render(&web())
             .deployment
+            .unwrap()
             .spec
             .unwrap()
             .progress_deadline_seconds,
@@ -129,6 +137,7 @@ fn revision_history_keeps_5_replica_sets() {
     assert_eq!(
         render(&web())
             .deployment
+            .unwrap()
             .spec
             .unwrap()
             .revision_history_limit,
@@ -256,7 +265,14 @@ fn autoscaling_runs_2_to_10_pods_at_70_percent_cpu_and_leaves_replicas_to_the_hp
     assert_eq!(resource.target.type_, "Utilization");
     assert_eq!(resource.target.average_utilization, Some(70));
     assert_eq!(
-        children.deployment.spec.as_ref().unwrap().replicas,
+        children
+            .deployment
+            .as_ref()
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap()
+            .replicas,
         None,
         "spec.replicas belongs to the HPA"
     );

@@ -20,7 +20,14 @@ fn example_apps() -> Vec<(String, baseplate_crd::App)> {
 #[test]
 fn the_examples_exist() {
     let stems: Vec<String> = example_files().into_iter().map(|(stem, _)| stem).collect();
-    for expected in ["my-application", "platform", "web-app", "worker"] {
+    for expected in [
+        "batch-only",
+        "my-application",
+        "platform",
+        "rails-api",
+        "web-app",
+        "worker",
+    ] {
         assert!(
             stems.iter().any(|s| s == expected),
             "examples/{expected}.yaml is missing: {stems:?}"

@@ -208,6 +208,36 @@ const CASES: &[Case] = &[
     app("metadata.lables", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: web, namespace: default, lables: {team: a}}\nspec: {image: nginx:1.27}", "metadata.lables", "unknown field `lables`; remove it or fix its spelling (did you mean `labels`?)"),
     app("metadata.namespce", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: web, namespce: shop}\nspec: {image: nginx:1.27}", "metadata.namespce", "did you mean `namespace`?"),
     platform("metadata.annotation on a Platform", "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: p, annotation: {a: b}}\nspec: {}", "metadata.annotation", "did you mean `annotations`?"),
+    // Migrations and cron jobs.
+    app("cron schedule minute 61", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '61 * * * *', command: [report]}]", "spec.cronJobs[0].schedule", "schedule must be five fields, minute (0-59)"),
+    app("cron schedule with six fields", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 0 3 * * *', command: [report]}]", "spec.cronJobs[0].schedule", "(got \"0 0 3 * * *\")"),
+    app("cron schedule with a day name typo", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * MONDAY', command: [report]}]", "spec.cronJobs[0].schedule", "day-of-week (0-6 or SUN-SAT)"),
+    app("cron schedule with a step of 0", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '*/0 * * * *', command: [report]}]", "spec.cronJobs[0].schedule", "schedule must be"),
+    app("cron schedule with TZ=", "image: nginx:1.27\ncronJobs: [{name: report, schedule: 'TZ=UTC 0 3 * * *', command: [report]}]", "spec.cronJobs[0].schedule", "schedule must be"),
+    app("cron schedule @every", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '@every 1h', command: [report]}]", "spec.cronJobs[0].schedule", "or @hourly, @daily"),
+    app("cron time zone misspelt", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', timeZone: Asia/Tokio, command: [report]}]", "spec.cronJobs[0].timeZone", "timeZone must be a name from the IANA time zone database, such as Etc/UTC, Europe/Berlin or Asia/Tokyo (case matters; Local is not allowed) (got \"Asia/Tokio\")"),
+    app("cron time zone Local", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', timeZone: Local, command: [report]}]", "spec.cronJobs[0].timeZone", "Local is not allowed"),
+    app("cron time zone in lowercase", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', timeZone: asia/tokyo, command: [report]}]", "spec.cronJobs[0].timeZone", "case matters"),
+    app("typo in a cron job", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', comand: [report]}]", "spec.cronJobs[0].comand", "unknown field `comand`"),
+    app("typo in migrate", "image: nginx:1.27\nmigrate: {command: [migrate], timeout: 60}", "spec.migrate.timeout", "unknown field `timeout`"),
+    app("cronjobs in lowercase", "image: nginx:1.27\ncronjobs: [{name: report, schedule: '0 3 * * *', command: [report]}]", "spec.cronjobs", "did you mean `cronJobs`?"),
+    app("duplicate cron job names", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [a]}, {name: report, schedule: '0 4 * * *', command: [b]}]", "spec.cronJobs", "cronJobs names must be unique"),
+    app("cron job name over 52 characters with the App's", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: a-rather-long-application-name}\nspec: {image: nginx:1.27, cronJobs: [{name: nightly-customer-report, schedule: '0 3 * * *', command: [report]}]}", "spec.cronJobs", "at most 52 characters for a CronJob name"),
+    app("cron job name uppercase", "image: nginx:1.27\ncronJobs: [{name: Report, schedule: '0 3 * * *', command: [report]}]", "spec.cronJobs[0].name", "lowercase letters, digits and '-'"),
+    app("cron job without command or image", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *'}]", "spec.cronJobs[0].command", "needs a command, or an image of its own"),
+    app("cron job image with a scheme", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', image: 'https://registry.example.com/report:1'}]", "spec.cronJobs[0].image", "it starts with a scheme"),
+    app("cron job timeout of 0", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [report], timeoutSeconds: 0}]", "spec.cronJobs[0].timeoutSeconds", "between 1 and 86400"),
+    app("cron job cpu with a space", "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [report], resources: {cpu: '1 '}}]", "spec.cronJobs[0].resources.cpu", "it contains a space"),
+    app("migrate without a command", "image: nginx:1.27\nmigrate: {command: []}", "spec.migrate.command", "needs at least one entry"),
+    app("migrate missing command", "image: nginx:1.27\nmigrate: {timeoutSeconds: 60}", "spec.migrate", "missing field `command`"),
+    app("migrate image uppercase", "image: nginx:1.27\nmigrate: {command: [migrate], image: Migrate:1}", "spec.migrate.image", "(got \"Migrate:1\""),
+    app("migrate backoffLimit above 10", "image: nginx:1.27\nmigrate: {command: [migrate], backoffLimit: 11}", "spec.migrate.backoffLimit", "between 0 and 10"),
+    app("sidecars on a batch-only App", "image: nginx:1.27\nsidecars: [{name: proxy, image: envoy:1}]\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [report]}]", "spec.sidecars", "batch-only, without a Deployment"),
+    platform("bad concurrencyPolicy", "defaults: {cronJobs: {concurrencyPolicy: Never}}", "spec.defaults.cronJobs.concurrencyPolicy", "Allow, Forbid or Replace"),
+    platform("bad default time zone", "defaults: {cronJobs: {timeZone: Europe/Berln}}", "spec.defaults.cronJobs.timeZone", "(got \"Europe/Berln\")"),
+    platform("startingDeadlineSeconds below 10", "defaults: {cronJobs: {startingDeadlineSeconds: 5}}", "spec.defaults.cronJobs.startingDeadlineSeconds", "between 10 and 86400"),
+    platform("migrate historyLimit 0", "defaults: {migrate: {historyLimit: 0}}", "spec.defaults.migrate.historyLimit", "between 1 and 100"),
+    platform("typo in cronJobs defaults", "defaults: {cronJobs: {timezone: Etc/UTC}}", "spec.defaults.cronJobs.timezone", "did you mean `timeZone`?"),
     app("top-level spc", "apiVersion: baseplate.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspc: {image: nginx:1.27}\nspec: {image: nginx:1.27}", "spc", "did you mean `spec`?"),
 ];
 
@@ -409,6 +439,23 @@ fn rolling_update_zero_across_two_platforms_is_an_error() {
 }
 
 #[test]
+fn a_cron_range_that_runs_backwards_is_refused_with_the_entry_named() {
+    let errors = invalid_spec(
+        "image: nginx:1.27\ncronJobs: [{name: nightly, schedule: '0 22-6 * * *', command: [report]}]",
+        &[],
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "spec.cronJobs[nightly].schedule");
+    assert!(
+        errors[0]
+            .message
+            .contains("the hour range 22-6 runs backwards; write it low-high, such as 6-22"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
 fn an_app_without_a_namespace_cannot_be_resolved() {
     let mut app = app_with_spec("web", "image: nginx:1.27");
     app.metadata.namespace = None;
@@ -436,6 +483,11 @@ struct Guardrail {
 
 #[rustfmt::skip]
 const GUARDRAILS: &[Guardrail] = &[
+    Guardrail { name: "migration image from another registry", app: "image: registry.example.com/api:1\nreplicas: 2\nmigrate: {command: [migrate], image: 'ghcr.io/acme/migrate:1'}", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.migrate.image", "image \"ghcr.io/acme/migrate:1\" is not from an allowed registry")] },
+    Guardrail { name: "cron job image from another registry", app: "image: registry.example.com/api:1\ncronJobs: [{name: report, schedule: '0 3 * * *', image: 'docker.io/acme/report:1'}]", limits: "allowedRegistries: [registry.example.com]", violations: &[("spec.cronJobs[report].image", "is not from an allowed registry")] },
+    Guardrail { name: "cron job memory above maxMemory", app: "image: nginx:1.27\nresources: {memory: 1Gi}\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [report], resources: {memory: 16Gi}}]", limits: "maxMemory: 8Gi", violations: &[("spec.cronJobs[report].resources.memory", "is 16Gi but at most 8Gi"), ("spec.cronJobs[report].resources.memoryLimit", "is 16Gi")] },
+    Guardrail { name: "cron job cpu limit inherited from the App above maxCpu", app: "image: nginx:1.27\nreplicas: 1\nresources: {cpu: '1', cpuLimit: '8'}\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [report]}]", limits: "maxCpu: '4'", violations: &[("spec.resources.cpuLimit", "is 8 but at most 4"), ("spec.cronJobs[report].resources.cpuLimit", "is 8 but at most 4")] },
+    Guardrail { name: "a batch-only App is not held to maxReplicas", app: "image: nginx:1.27\ncronJobs: [{name: report, schedule: '0 3 * * *', command: [report], image: 'ghcr.io/x/y:1'}]", limits: "maxReplicas: 1\nallowedRegistries: [docker.io/library]", violations: &[("spec.cronJobs[report].image", "is not from an allowed registry")] },
     Guardrail { name: "autoscaling above maxReplicas", app: "image: nginx:1.27\nautoscaling: {maxReplicas: 20}", limits: "maxReplicas: 10", violations: &[("spec.autoscaling.maxReplicas", "is 20 but at most 10 replicas are allowed")] },
     Guardrail { name: "built-in autoscaling above maxReplicas", app: "image: nginx:1.27", limits: "maxReplicas: 4", violations: &[("spec.autoscaling.maxReplicas", "is 10 but at most 4 replicas")] },
     Guardrail { name: "fixed replicas above maxReplicas", app: "image: nginx:1.27\nreplicas: 12", limits: "maxReplicas: 10", violations: &[("spec.replicas", "is 12 but at most 10 replicas are allowed")] },

@@ -276,6 +276,7 @@ prop_compose! {
             command: None, args: None,
             readiness_probe, liveness_probe, startup_probe,
             sidecars, config, secrets, ingress, pod_labels, pod_annotations,
+            migrate: None, cron_jobs: vec![],
         };
         let mut app = App::new(&name, spec);
         app.metadata.namespace = Some(namespace);
@@ -424,7 +425,7 @@ proptest! {
         }
 
         // HPA xor fixed replicas, the App's choice first; the HPA scales this Deployment.
-        let deployment_replicas = children.deployment.spec.as_ref().unwrap().replicas;
+        let deployment_replicas = children.deployment.as_ref().unwrap().spec.as_ref().unwrap().replicas;
         let expect_hpa = match (app.spec.autoscaling.as_ref(), app.spec.replicas) {
             (Some(Autoscaling { enabled: Some(enabled), .. }), _) => *enabled,
             (_, Some(_)) => false,
@@ -440,7 +441,7 @@ proptest! {
             Some(hpa) => {
                 let spec = hpa.spec.as_ref().unwrap();
                 prop_assert_eq!(&spec.scale_target_ref.kind, "Deployment");
-                prop_assert_eq!(Some(&spec.scale_target_ref.name), children.deployment.metadata.name.as_ref());
+                prop_assert_eq!(Some(&spec.scale_target_ref.name), children.deployment.as_ref().unwrap().metadata.name.as_ref());
                 prop_assert!(spec.min_replicas.unwrap() <= spec.max_replicas);
                 spec.min_replicas.unwrap()
             }

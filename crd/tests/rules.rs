@@ -55,7 +55,14 @@ fn grace(children: &Children) -> i64 {
 }
 
 fn replicas(children: &Children) -> Option<i32> {
-    children.deployment.spec.as_ref().unwrap().replicas
+    children
+        .deployment
+        .as_ref()
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap()
+        .replicas
 }
 
 #[test]
@@ -114,7 +121,11 @@ fn higher_priority_platforms_win_and_lower_ones_fill_the_gaps() {
             source(&resolved, "progressDeadlineSeconds"),
             Source::BuiltIn
         );
-        let deployment = render_with(&web(), &order).deployment.spec.unwrap();
+        let deployment = render_with(&web(), &order)
+            .deployment
+            .unwrap()
+            .spec
+            .unwrap();
         assert_eq!(
             (
                 deployment.min_ready_seconds,
@@ -188,7 +199,7 @@ fn a_platform_applies_only_to_namespaces_its_selector_matches() {
     );
     let children = baseplate_crd::render(&web(), &matched, &Default::default()).unwrap();
     assert_eq!(
-        children.deployment.spec.unwrap().min_ready_seconds,
+        children.deployment.unwrap().spec.unwrap().min_ready_seconds,
         Some(30)
     );
     let unmatched = EffectivePlatform::select(
@@ -196,7 +207,10 @@ fn a_platform_applies_only_to_namespaces_its_selector_matches() {
         &BTreeMap::from([("env".to_string(), "dev".to_string())]),
     );
     let children = baseplate_crd::render(&web(), &unmatched, &Default::default()).unwrap();
-    assert_eq!(children.deployment.spec.unwrap().min_ready_seconds, Some(5));
+    assert_eq!(
+        children.deployment.unwrap().spec.unwrap().min_ready_seconds,
+        Some(5)
+    );
 }
 
 #[test]
@@ -402,11 +416,11 @@ fn the_hpa_scales_the_deployment() {
     assert_eq!(target.api_version.as_deref(), Some("apps/v1"));
     assert_eq!(
         Some(&target.name),
-        children.deployment.metadata.name.as_ref()
+        children.deployment.as_ref().unwrap().metadata.name.as_ref()
     );
     assert_eq!(
         hpa.metadata.namespace,
-        children.deployment.metadata.namespace
+        children.deployment.as_ref().unwrap().metadata.namespace
     );
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Pure: no client, no clock, no randomness. Same input, same bytes.
 
+mod batch;
 mod config;
 mod network;
 mod scaling;
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -34,7 +36,12 @@ use crate::settings::Settings;
 pub struct Children {
     pub config_map: ConfigMap,
     pub secret: Secret,
-    pub deployment: Deployment,
+    /// The migration Job of the current version, when the App has `migrate`.
+    pub migration_job: Option<Job>,
+    /// `None` for a batch-only App.
+    pub deployment: Option<Deployment>,
+    /// One per entry of `cronJobs`.
+    pub cron_jobs: Vec<CronJob>,
     pub service: Option<Service>,
     pub horizontal_pod_autoscaler: Option<HorizontalPodAutoscaler>,
     pub pod_disruption_budget: Option<PodDisruptionBudget>,
@@ -47,13 +54,18 @@ impl Children {
         let Children {
             config_map,
             secret,
+            migration_job,
             deployment,
+            cron_jobs,
             service,
             horizontal_pod_autoscaler,
             pod_disruption_budget,
             ingress,
         } = self;
-        let mut values = vec![to_value(config_map), to_value(secret), to_value(deployment)];
+        let mut values = vec![to_value(config_map), to_value(secret)];
+        values.extend(migration_job.as_ref().map(to_value));
+        values.extend(deployment.as_ref().map(to_value));
+        values.extend(cron_jobs.iter().map(to_value));
         values.extend(service.as_ref().map(to_value));
         values.extend(horizontal_pod_autoscaler.as_ref().map(to_value));
         values.extend(pod_disruption_budget.as_ref().map(to_value));
@@ -66,17 +78,18 @@ impl Children {
         let Children {
             config_map,
             secret,
+            migration_job,
             deployment,
+            cron_jobs,
             service,
             horizontal_pod_autoscaler,
             pod_disruption_budget,
             ingress,
         } = self;
-        let mut refs = vec![
-            child_ref(config_map),
-            child_ref(secret),
-            child_ref(deployment),
-        ];
+        let mut refs = vec![child_ref(config_map), child_ref(secret)];
+        refs.extend(migration_job.as_ref().map(child_ref));
+        refs.extend(deployment.as_ref().map(child_ref));
+        refs.extend(cron_jobs.iter().map(child_ref));
         refs.extend(service.as_ref().map(child_ref));
         refs.extend(horizontal_pod_autoscaler.as_ref().map(child_ref));
         refs.extend(pod_disruption_budget.as_ref().map(child_ref));
@@ -127,6 +140,22 @@ pub fn build(
     let secret = config::secret(app, secrets, &meta)?;
     let config_hash = config::config_digest(&config_map);
     let secret_hash = secrets.digest(&app.spec);
+    let version = batch::migration_version(app, &config_hash, &secret_hash);
+    let migration_job = batch::migration_job(app, settings, &meta, &version);
+    let cron_jobs = batch::cron_jobs(app, settings, &meta);
+    if settings.batch_only {
+        return Ok(Children {
+            config_map,
+            secret,
+            migration_job,
+            deployment: None,
+            cron_jobs,
+            service: None,
+            horizontal_pod_autoscaler: None,
+            pod_disruption_budget: None,
+            ingress: None,
+        });
+    }
     let deployment = workload::deployment(app, settings, &meta, &config_hash, &secret_hash);
     let service = network::service(app, &meta);
     let ingress = service
@@ -135,7 +164,9 @@ pub fn build(
     Ok(Children {
         config_map,
         secret,
-        deployment,
+        migration_job,
+        deployment: Some(deployment),
+        cron_jobs,
         service,
         horizontal_pod_autoscaler: scaling::horizontal_pod_autoscaler(settings, &meta),
         pod_disruption_budget: scaling::pod_disruption_budget(settings, &meta),
@@ -177,6 +208,16 @@ impl ChildMeta {
             owner_references: self.owner.clone().map(|o| vec![o]),
             ..Default::default()
         }
+    }
+
+    /// The metadata of a child with a name of its own (a Job, a CronJob) and a component label.
+    fn object_meta_named(&self, name: &str, component: &str) -> ObjectMeta {
+        let mut meta = self.object_meta();
+        meta.name = Some(name.to_string());
+        meta.labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(labels::COMPONENT.into(), component.into());
+        meta
     }
 
     fn selector(&self) -> BTreeMap<String, String> {

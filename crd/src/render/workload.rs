@@ -85,7 +85,13 @@ pub(super) fn deployment(
     }
 }
 
-fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
+/// The volumes every pod of the App has, and their mounts: a writable `/tmp` (the root
+/// filesystem is read-only) and, when the App has config files, those files.
+pub(super) fn pod_volumes(
+    app: &App,
+    settings: &Settings,
+    meta: &ChildMeta,
+) -> (Vec<VolumeMount>, Vec<Volume>) {
     let spec = &app.spec;
     let files = spec
         .config
@@ -129,7 +135,12 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
             ..Default::default()
         });
     }
+    (mounts, volumes)
+}
 
+fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
+    let spec = &app.spec;
+    let (mounts, volumes) = pod_volumes(app, settings, meta);
     let main = Container {
         name: MAIN_CONTAINER.into(),
         image: Some(spec.image.clone()),
@@ -225,7 +236,7 @@ fn container_ports(ports: &[Port]) -> Option<Vec<ContainerPort>> {
 
 /// Config env keys from the ConfigMap, then secret keys from the Secret, each by reference so
 /// values never sit in the pod spec.
-fn main_env(app: &App, name: &str) -> Vec<EnvVar> {
+pub(super) fn main_env(app: &App, name: &str) -> Vec<EnvVar> {
     let from_config = config_env_keys(app).into_iter().map(|key| EnvVar {
         name: key.into(),
         value: None,
@@ -258,7 +269,7 @@ fn main_env(app: &App, name: &str) -> Vec<EnvVar> {
     from_config.chain(from_secret).collect()
 }
 
-fn resources(r: &ResourceSettings) -> ResourceRequirements {
+pub(super) fn resources(r: &ResourceSettings) -> ResourceRequirements {
     let mut limits = BTreeMap::from([("memory".to_string(), Quantity(r.memory_limit.clone()))]);
     if let Some(cpu) = &r.cpu_limit {
         limits.insert("cpu".into(), Quantity(cpu.clone()));

@@ -108,6 +108,8 @@ pub fn to_yaml(children: &Children) -> String {
 pub fn pod_spec(children: &Children) -> &PodSpec {
     children
         .deployment
+        .as_ref()
+        .unwrap()
         .spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
@@ -127,6 +129,8 @@ pub fn main_container(children: &Children) -> &Container {
 pub fn pod_labels(children: &Children) -> &BTreeMap<String, String> {
     children
         .deployment
+        .as_ref()
+        .unwrap()
         .spec
         .as_ref()
         .and_then(|s| s.template.metadata.as_ref())
@@ -137,6 +141,8 @@ pub fn pod_labels(children: &Children) -> &BTreeMap<String, String> {
 pub fn pod_annotations(children: &Children) -> &BTreeMap<String, String> {
     children
         .deployment
+        .as_ref()
+        .unwrap()
         .spec
         .as_ref()
         .and_then(|s| s.template.metadata.as_ref())
@@ -147,6 +153,8 @@ pub fn pod_annotations(children: &Children) -> &BTreeMap<String, String> {
 pub fn deployment_selector(children: &Children) -> &BTreeMap<String, String> {
     children
         .deployment
+        .as_ref()
+        .unwrap()
         .spec
         .as_ref()
         .and_then(|s| s.selector.match_labels.as_ref())

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use baseplate_crd::{App, ChildKind, ChildRef, Platform, SecretState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -29,6 +30,8 @@ use crate::metrics::Metrics;
 pub struct ChildStores {
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// Migration Jobs without their pod template: metadata and status (did it succeed?).
+    pub jobs: Store<Job>,
     /// Deployments without their pod template: metadata, replicas and rollout status.
     pub deployments: Store<Deployment>,
     /// Services and autoscalers without their status (see `SpecDigest`).
@@ -36,6 +39,8 @@ pub struct ChildStores {
     pub horizontal_pod_autoscalers: Store<HorizontalPodAutoscaler>,
     pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
     pub ingresses: Store<PartialObjectMeta<Ingress>>,
+    /// CronJobs without their job template: metadata and status (the last runs).
+    pub cron_jobs: Store<CronJob>,
 }
 
 impl ChildStores {
@@ -44,7 +49,9 @@ impl ChildStores {
         match child.kind {
             ChildKind::ConfigMap => meta_of(&self.config_maps, child),
             ChildKind::Secret => meta_of(&self.secrets, child),
+            ChildKind::Job => meta_of(&self.jobs, child),
             ChildKind::Deployment => meta_of(&self.deployments, child),
+            ChildKind::CronJob => meta_of(&self.cron_jobs, child),
             ChildKind::Service => meta_of(&self.services, child),
             ChildKind::HorizontalPodAutoscaler => meta_of(&self.horizontal_pod_autoscalers, child),
             ChildKind::PodDisruptionBudget => meta_of(&self.pod_disruption_budgets, child),

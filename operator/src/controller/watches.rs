@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt, future};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -100,7 +101,9 @@ pub fn own_children(controller: AppController, client: &Client) -> (AppControlle
     let (controller, config_maps) =
         owned::<PartialObjectMeta<ConfigMap>>(controller, client, |_| {});
     let (controller, secrets) = owned::<PartialObjectMeta<Secret>>(controller, client, |_| {});
+    let (controller, jobs) = owned(controller, client, slim_job);
     let (controller, deployments) = owned(controller, client, slim_deployment);
+    let (controller, cron_jobs) = owned(controller, client, slim_cron_job);
     let (controller, services) = owned(controller, client, slim_service);
     let (controller, horizontal_pod_autoscalers) = owned(controller, client, slim_autoscaler);
     let (controller, pod_disruption_budgets) =
@@ -109,11 +112,13 @@ pub fn own_children(controller: AppController, client: &Client) -> (AppControlle
     let stores = ChildStores {
         config_maps,
         secrets,
+        jobs,
         deployments,
         services,
         horizontal_pod_autoscalers,
         pod_disruption_budgets,
         ingresses,
+        cron_jobs,
     };
     (controller, stores)
 }
@@ -161,6 +166,21 @@ where
 fn slim_deployment(deployment: &mut Deployment) {
     if let Some(spec) = deployment.spec.as_mut() {
         spec.template = Default::default();
+    }
+}
+
+/// Jobs and CronJobs are cached with their status (whether the migration succeeded, when the
+/// last runs were) but without their pod template. Only Jobs the operator makes itself carry
+/// the managed-by label: a CronJob's runs do not, so they are not cached at all.
+fn slim_job(job: &mut Job) {
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+fn slim_cron_job(cron_job: &mut CronJob) {
+    if let Some(spec) = cron_job.spec.as_mut() {
+        spec.job_template = Default::default();
     }
 }
 

@@ -3,6 +3,7 @@
 use baseplate_crd::ChildKind;
 use baseplate_operator::controller::context::ChildStores;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -18,6 +19,7 @@ pub struct Watches {
     pub config_maps:
         reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>>,
     pub secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
+    pub jobs: reflector::store::Writer<Job>,
     pub deployments: reflector::store::Writer<Deployment>,
     pub services: reflector::store::Writer<k8s_openapi::api::core::v1::Service>,
     pub horizontal_pod_autoscalers:
@@ -27,34 +29,41 @@ pub struct Watches {
     >,
     pub ingresses:
         reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::networking::v1::Ingress>>,
+    pub cron_jobs: reflector::store::Writer<CronJob>,
 }
 
 pub fn watched_caches() -> (ChildStores, Watches) {
     let (config_maps, config_map_writer) = reflector::store();
     let (secrets, secret_writer) = reflector::store();
+    let (jobs, job_writer) = reflector::store();
     let (deployments, deployment_writer) = reflector::store();
     let (services, service_writer) = reflector::store();
     let (hpas, hpa_writer) = reflector::store();
     let (pdbs, pdb_writer) = reflector::store();
     let (ingresses, ingress_writer) = reflector::store();
+    let (cron_jobs, cron_job_writer) = reflector::store();
     (
         ChildStores {
             config_maps,
             secrets,
+            jobs,
             deployments,
             services,
             horizontal_pod_autoscalers: hpas,
             pod_disruption_budgets: pdbs,
             ingresses,
+            cron_jobs,
         },
         Watches {
             config_maps: config_map_writer,
             secrets: secret_writer,
+            jobs: job_writer,
             deployments: deployment_writer,
             services: service_writer,
             horizontal_pod_autoscalers: hpa_writer,
             pod_disruption_budgets: pdb_writer,
             ingresses: ingress_writer,
+            cron_jobs: cron_job_writer,
         },
     )
 }
@@ -84,6 +93,8 @@ impl Watches {
             {
                 ChildKind::ConfigMap => self.config_maps.apply_watcher_event(&meta(&object)),
                 ChildKind::Secret => self.secrets.apply_watcher_event(&meta(&object)),
+                ChildKind::Job => self.jobs.apply_watcher_event(&whole(object)),
+                ChildKind::CronJob => self.cron_jobs.apply_watcher_event(&whole(object)),
                 ChildKind::Deployment => self.deployments.apply_watcher_event(
                     &watcher::Event::Apply(serde_json::from_value(object).unwrap()),
                 ),

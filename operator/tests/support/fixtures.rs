@@ -80,11 +80,13 @@ pub fn empty_children() -> ChildStores {
     ChildStores {
         config_maps: store_of(vec![]),
         secrets: store_of(vec![]),
+        jobs: store_of(vec![]),
         deployments: store_of(vec![]),
         services: store_of(vec![]),
         horizontal_pod_autoscalers: store_of(vec![]),
         pod_disruption_budgets: store_of(vec![]),
         ingresses: store_of(vec![]),
+        cron_jobs: store_of(vec![]),
     }
 }
 
@@ -117,6 +119,8 @@ pub fn all_owned(name: &str) -> ChildStores {
         horizontal_pod_autoscalers: store_of(vec![owned_object(name, "1")]),
         pod_disruption_budgets: store_of(vec![owned_meta(name, "1")]),
         ingresses: store_of(vec![owned_meta(name, "1")]),
+        jobs: store_of(vec![]),
+        cron_jobs: store_of(vec![]),
     }
 }
 

@@ -5,6 +5,7 @@
 use baseplate_crd::ChildObject;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -36,7 +37,9 @@ macro_rules! cached_children {
 cached_children! {
     ConfigMap => PartialObjectMeta<ConfigMap>, config_maps;
     Secret => PartialObjectMeta<Secret>, secrets;
+    Job => Job, jobs;
     Deployment => Deployment, deployments;
+    CronJob => CronJob, cron_jobs;
     Service => Service, services;
     HorizontalPodAutoscaler => HorizontalPodAutoscaler, horizontal_pod_autoscalers;
     PodDisruptionBudget => PartialObjectMeta<PodDisruptionBudget>, pod_disruption_budgets;
@@ -55,6 +58,8 @@ impl<K> SpecDigest for PartialObjectMeta<K> {}
 impl SpecDigest for ConfigMap {}
 impl SpecDigest for Secret {}
 impl SpecDigest for Deployment {}
+impl SpecDigest for Job {}
+impl SpecDigest for CronJob {}
 impl SpecDigest for PodDisruptionBudget {}
 impl SpecDigest for HorizontalPodAutoscaler {
     fn spec_digest(&self) -> Option<u64> {

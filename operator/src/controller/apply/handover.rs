@@ -34,8 +34,8 @@ fn replicas_to_hand_over(ctx: &Context, app: &App, children: &Children) -> Optio
     let wants_autoscaler = children.horizontal_pod_autoscaler.is_some()
         && children
             .deployment
-            .spec
             .as_ref()
+            .and_then(|d| d.spec.as_ref())
             .is_some_and(|s| s.replicas.is_none());
     let autoscaler = child_of(app, ChildKind::HorizontalPodAutoscaler);
     // Applied moments ago counts too: the cache may not show it yet.

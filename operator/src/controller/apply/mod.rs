@@ -49,7 +49,9 @@ pub async fn sync(
     let Children {
         config_map,
         secret,
+        migration_job: _,
         deployment,
+        cron_jobs: _,
         service,
         horizontal_pod_autoscaler,
         pod_disruption_budget,
@@ -80,7 +82,7 @@ pub async fn sync(
         return Ok(report);
     }
 
-    let deployment = sync_one(ctx, app, Some(deployment), plain).await?;
+    let deployment = sync_one(ctx, app, deployment.as_ref(), plain).await?;
     report.deployment = deployment.applied.or_else(|| {
         cached(&ctx.children.deployments, &deployment.child).map(|d| d.as_ref().clone())
     });
