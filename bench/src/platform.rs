@@ -136,27 +136,31 @@ mod tests {
             .iter()
             .map(|c| {
                 (
-                    c.deployment.namespace().unwrap_or_default(),
-                    c.deployment.name_any(),
+                    c.deployment
+                        .as_ref()
+                        .unwrap()
+                        .namespace()
+                        .unwrap_or_default(),
+                    c.deployment.as_ref().unwrap().name_any(),
                 )
             })
             .collect();
         let mut rollout = Rollout::new(expected, workload::INITIAL_PRE_STOP_SECONDS);
-        assert!(!rollout.observe(&children[0].deployment));
-        let mut stranger = children[1].deployment.clone();
+        assert!(!rollout.observe(children[0].deployment.as_ref().unwrap()));
+        let mut stranger = children[1].deployment.clone().unwrap();
         stranger.metadata.name = Some("not-a-load-app".into());
         assert!(
             !rollout.observe(&stranger),
             "only expected Deployments count"
         );
-        assert!(rollout.observe(&children[1].deployment));
+        assert!(rollout.observe(children[1].deployment.as_ref().unwrap()));
         assert_eq!(rollout.updated(), 2);
     }
 
     #[test]
     fn a_deployment_changed_back_no_longer_counts() {
         let children = workload::render_all(&workload::apps(1, 1)).unwrap();
-        let mut deployment = children[0].deployment.clone();
+        let mut deployment = children[0].deployment.clone().unwrap();
         let key = (
             deployment.namespace().unwrap_or_default(),
             deployment.name_any(),
@@ -182,7 +186,7 @@ mod tests {
     #[test]
     fn reads_the_pre_stop_sleep() {
         let children = workload::render_all(&workload::apps(1, 1)).unwrap();
-        let mut deployment = children[0].deployment.clone();
+        let mut deployment = children[0].deployment.clone().unwrap();
         // The built-in default.
         assert!(has_pre_stop_sleep(
             &deployment,

@@ -112,7 +112,8 @@ pub fn deployments_after_platform_change(
     let effective = EffectivePlatform::select([&platform], &namespace_labels);
     Ok(render_all_with(apps, &effective)?
         .into_iter()
-        .map(|c| serde_json::to_value(&c.deployment))
+        // The load Apps serve, so each has a Deployment.
+        .filter_map(|c| c.deployment.map(|d| serde_json::to_value(&d)))
         .collect::<Result<_, _>>()?)
 }
 

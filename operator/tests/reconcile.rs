@@ -2,6 +2,7 @@
 //! the reconciler makes is recorded with its method, URL and body, and answered the way the
 //! API server would. The fake server, fixtures and the test `Context` are in `support/`.
 
+mod batch;
 mod support;
 
 use std::collections::BTreeMap;
@@ -698,7 +699,8 @@ async fn a_secret_someone_else_made_blocks_the_app_without_rolling_pods() {
 async fn what_is_remembered_of_deleted_apps_is_dropped() {
     let (_api, client) = FakeApi::start(Cluster::default());
     let ctx = TestContext::new(client).build();
-    let remembered = baseplate_operator::controller::context::AppliedChild {
+    let remembered = |app: &str| baseplate_operator::controller::context::AppliedChild {
+        app: app.into(),
         desired_digest: 1,
         version: Default::default(),
         applied_at: tokio::time::Instant::now(),
@@ -713,13 +715,26 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
         let mut memory = ctx.memory.lock().unwrap();
         memory
             .applied
-            .insert(ChildKind::Deployment.of("shop", "kept"), remembered.clone());
+            .insert(ChildKind::Deployment.of("shop", "kept"), remembered("kept"));
         memory
             .applied
-            .insert(ChildKind::Deployment.of("shop", "gone"), remembered.clone());
+            .insert(ChildKind::Deployment.of("shop", "gone"), remembered("gone"));
+        memory.applied.insert(
+            ChildKind::Deployment.of("other", "kept"),
+            remembered("kept"),
+        );
+        // Children with names of their own are remembered by their App's name.
+        let job = |name: &str| baseplate_crd::ChildRef {
+            kind: ChildKind::Job,
+            namespace: "shop".into(),
+            name: name.into(),
+        };
         memory
             .applied
-            .insert(ChildKind::Deployment.of("other", "kept"), remembered);
+            .insert(job("kept-migrate-0123456789"), remembered("kept"));
+        memory
+            .applied
+            .insert(job("gone-migrate-0123456789"), remembered("gone"));
         memory
             .secrets
             .insert(ChildKind::Secret.of("shop", "gone"), secret.clone());
@@ -734,10 +749,9 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
     kept.metadata.name = Some("kept".into());
     ctx.forget_apps_except(&[Arc::new(DeserializeGuard(Ok(kept)))]);
     let memory = ctx.memory.lock().unwrap();
-    assert_eq!(
-        memory.applied.keys().collect::<Vec<_>>(),
-        vec![&ChildKind::Deployment.of("shop", "kept")]
-    );
+    let mut kept: Vec<String> = memory.applied.keys().map(|c| c.to_string()).collect();
+    kept.sort();
+    assert_eq!(kept, ["Deployment/kept", "Job/kept-migrate-0123456789"]);
     assert_eq!(
         memory.secrets.keys().collect::<Vec<_>>(),
         vec![&ChildKind::Secret.of("shop", "kept")]

@@ -80,6 +80,8 @@ fn meta_of<S: Resource<DynamicType = ()> + Clone>(
 /// skip applies the cache shows are unneeded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedChild {
+    /// The App the child is of (a Job's or CronJob's name is not the App's).
+    pub app: String,
     pub desired_digest: u64,
     /// The child as the API server answered the apply.
     pub version: ChildVersion,
@@ -149,12 +151,15 @@ impl Context {
             .iter()
             .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
             .collect();
-        // Every child has its App's name.
-        let live_child =
-            |child: &ChildRef| live.contains(&(child.namespace.clone(), child.name.clone()));
+        let live_app = |namespace: &str, app: &str| live.contains(&(namespace.into(), app.into()));
         let mut memory = self.memory.lock().expect("lock");
-        memory.applied.retain(|child, _| live_child(child));
-        memory.secrets.retain(|child, _| live_child(child));
+        memory
+            .applied
+            .retain(|child, applied| live_app(&child.namespace, &applied.app));
+        // The Secret has its App's name.
+        memory
+            .secrets
+            .retain(|child, _| live_app(&child.namespace, &child.name));
         drop(memory);
         self.failures.lock().expect("lock").retain(|app, _| {
             live.contains(&(app.namespace.clone().unwrap_or_default(), app.name.clone()))

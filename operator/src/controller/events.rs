@@ -10,6 +10,7 @@ use tracing::info;
 
 use super::apply::{Report, labels};
 use super::context::Context;
+use super::status::Observed;
 
 /// The events for what a sync did. `generated`: secret keys given new values;
 /// `status_changed`: this reconcile wrote a new status (lasting problems are told then).
@@ -103,6 +104,78 @@ pub fn publish_changes(
         )
     };
     publish(ctx, app, type_, reason, "Generate", note);
+}
+
+/// The events for the migration and the cron jobs, told when the status first shows them
+/// (`status_changed`): a migration that failed or succeeded, and each failed cron run, once.
+/// A failed run is a warning but not a degradation: the App still serves.
+pub fn publish_batch(app: &App, ctx: &Context, observed: &Observed, status_changed: bool) {
+    let Some(rendered) = observed.rendered.as_ref().filter(|_| status_changed) else {
+        return;
+    };
+    let previous = app.status.as_ref();
+    let namespace = app.namespace().unwrap_or_default();
+    if let Some(migration) = &rendered.migration {
+        let before = previous
+            .and_then(|s| s.migration.as_ref())
+            .filter(|m| m.job == migration.job)
+            .map(|m| m.phase.as_str());
+        let job = ChildRef {
+            kind: ChildKind::Job,
+            namespace: namespace.clone(),
+            name: migration.job.clone(),
+        };
+        match migration.phase.as_str() {
+            "Failed" if before != Some("Failed") => publish_about(
+                ctx,
+                app,
+                Some(child_reference(&job)),
+                EventType::Warning,
+                "MigrationFailed",
+                "Migrate",
+                migration.message.clone().unwrap_or_default(),
+            ),
+            "Succeeded" if before.is_some_and(|b| b != "Succeeded") => publish_about(
+                ctx,
+                app,
+                Some(child_reference(&job)),
+                EventType::Normal,
+                "MigrationSucceeded",
+                "Migrate",
+                format!("{job} succeeded; the workload moves to the new version"),
+            ),
+            _ => {}
+        }
+    }
+    for cron in rendered.cron_jobs.iter().filter(|c| c.last_run_failed) {
+        let told = previous.iter().flat_map(|s| &s.cron_jobs).any(|c| {
+            c.name == cron.name
+                && c.last_run_failed
+                && c.last_schedule_time == cron.last_schedule_time
+        });
+        let Some(scheduled) = cron.last_schedule_time.as_ref().filter(|_| !told) else {
+            continue;
+        };
+        // The CronJob controller names a run after its scheduled time in minutes.
+        let run = format!("{}-{}", cron.cron_job, scheduled.0.as_second() / 60);
+        let child = ChildRef {
+            kind: ChildKind::CronJob,
+            namespace: namespace.clone(),
+            name: cron.cron_job.clone(),
+        };
+        publish_about(
+            ctx,
+            app,
+            Some(child_reference(&child)),
+            EventType::Warning,
+            "CronJobFailed",
+            "Schedule",
+            format!(
+                "the run of {child} scheduled at {} failed; its logs: kubectl -n {namespace} logs job/{run}",
+                scheduled.0
+            ),
+        );
+    }
 }
 
 /// A reference to one of the App's children, for an event's related object.

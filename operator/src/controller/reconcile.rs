@@ -12,7 +12,7 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::apply::{self, Report};
+use super::apply::{self, Report, SyncOptions};
 use super::context::Context;
 use super::error::Error;
 use super::events;
@@ -87,6 +87,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         status::write(app, ctx, &observed).await?
     };
     events::publish_changes(app, ctx, &report, &secrets.generated, status_changed);
+    events::publish_batch(app, ctx, &observed, status_changed);
     report.record_writes(&ctx.metrics);
     Ok(Outcome::after_sync(&report))
 }
@@ -123,7 +124,15 @@ async fn render_and_sync(
             return Ok(None);
         };
         let children = render::build(app, settings, &secrets.state)?;
-        match apply::sync(ctx, app, &children, !secrets.generated.is_empty()).await {
+        let options = SyncOptions {
+            fresh_secret_values: !secrets.generated.is_empty(),
+            supplied_secrets_present: secrets.state.missing_supplied(&app.spec).is_empty(),
+            migration_history: settings
+                .migration
+                .as_ref()
+                .map_or(0, |m| usize::try_from(m.history_limit).unwrap_or(1)),
+        };
+        match apply::sync(ctx, app, &children, options).await {
             Err(Error::AppearedUnseen { child })
                 if child.kind == ChildKind::Secret && !read_secret_first =>
             {

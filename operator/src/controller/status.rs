@@ -3,14 +3,19 @@
 //! non-deterministic is written (times change only when a condition flips), so a status
 //! write never re-triggers the controller in a loop.
 
-use baseplate_crd::{App, AppStatus, ChildKind, Children, RenderError, SecretState, Settings};
+use baseplate_crd::status::{CronJobStatus, MigrationStatus};
+use baseplate_crd::{
+    App, AppStatus, ChildKind, Children, RenderError, SecretState, Settings, names,
+};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::apply::migration::{self, Migration, Phase};
 use super::apply::{FIELD_MANAGER, Report, labels};
 use super::context::Context;
 use super::error::Error;
@@ -30,6 +35,7 @@ pub enum Degradation {
     PolicyViolation(String),
     NameConflict(String),
     ApplyFailed(String),
+    MigrationFailed(String),
     WaitingForSecret(String),
     ProgressDeadlineExceeded(String),
 }
@@ -41,6 +47,7 @@ impl Degradation {
             Degradation::PolicyViolation(_) => "PolicyViolation",
             Degradation::NameConflict(_) => "NameConflict",
             Degradation::ApplyFailed(_) => "ApplyFailed",
+            Degradation::MigrationFailed(_) => "MigrationFailed",
             Degradation::WaitingForSecret(_) => "WaitingForSecret",
             Degradation::ProgressDeadlineExceeded(_) => "ProgressDeadlineExceeded",
         }
@@ -52,6 +59,7 @@ impl Degradation {
             | Degradation::PolicyViolation(m)
             | Degradation::NameConflict(m)
             | Degradation::ApplyFailed(m)
+            | Degradation::MigrationFailed(m)
             | Degradation::WaitingForSecret(m)
             | Degradation::ProgressDeadlineExceeded(m) => m,
         }
@@ -89,6 +97,16 @@ fn degradations(app: &App, report: &Report, secrets: &SecretState) -> Vec<Degrad
         degradations.push(Degradation::ApplyFailed(format!(
             "the API server refused {}",
             report.refusals().join("; ")
+        )));
+    }
+    if let Some(Migration {
+        job,
+        phase: Phase::Failed(how),
+    }) = &report.migration
+    {
+        degradations.push(Degradation::MigrationFailed(format!(
+            "{how}. The previous version keeps running. Fix the cause and change the App (a new version runs a new migration), or run this version's again by deleting the Job: kubectl -n {} delete job {}",
+            job.namespace, job.name
         )));
     }
     let missing = secrets.missing_supplied(&app.spec);
@@ -188,7 +206,44 @@ pub fn after_sync(
             url: settings.url(),
             children: children.names(),
             platforms: settings.platforms.clone(),
+            migration: report.migration.as_ref().map(migration::status_of),
+            cron_jobs: app
+                .spec
+                .cron_jobs
+                .iter()
+                .filter_map(|entry| {
+                    let name = names::cron_job(&app.name_any(), &entry.name);
+                    report
+                        .cron_jobs
+                        .iter()
+                        .find(|c| c.metadata.name.as_deref() == Some(name.as_str()))
+                        .map(|c| cron_job_status(&entry.name, c))
+                })
+                .collect(),
+            batch_only: settings.batch_only,
         }),
+    }
+}
+
+/// One cron job's last runs from its CronJob's status. The run scheduled last failed when it
+/// is no longer active and no success came after its scheduled time (under the default
+/// `concurrencyPolicy: Forbid` runs never overlap, so that success was this run's).
+pub fn cron_job_status(entry: &str, cron_job: &CronJob) -> CronJobStatus {
+    let status = cron_job.status.clone().unwrap_or_default();
+    let active = status.active.as_ref().map_or(0, Vec::len);
+    let last_run_failed = match (&status.last_schedule_time, &status.last_successful_time) {
+        (None, _) => false,
+        _ if active > 0 => false,
+        (Some(scheduled), Some(succeeded)) => succeeded.0 < scheduled.0,
+        (Some(_), None) => true,
+    };
+    CronJobStatus {
+        name: entry.to_string(),
+        cron_job: cron_job.metadata.name.clone().unwrap_or_default(),
+        last_schedule_time: status.last_schedule_time,
+        last_successful_time: status.last_successful_time,
+        last_run_failed,
+        active: i32::try_from(active).unwrap_or(i32::MAX),
     }
 }
 
@@ -197,6 +252,10 @@ pub struct Rendered {
     pub url: Option<String>,
     pub children: Vec<String>,
     pub platforms: Vec<String>,
+    pub migration: Option<MigrationStatus>,
+    pub cron_jobs: Vec<CronJobStatus>,
+    /// No Deployment: Ready does not wait for a rollout.
+    pub batch_only: bool,
 }
 
 /// The new status from the previous one and what was observed, at `now`.
@@ -219,8 +278,26 @@ pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> 
         .as_ref()
         .is_some_and(|r| !r.complete() && !r.deadline_exceeded);
 
+    let rendered = observed.rendered.as_ref();
+    // The current version's migration has not succeeded (nor failed, which is a degradation).
+    let migrating = rendered
+        .and_then(|r| r.migration.as_ref())
+        .filter(|m| m.phase != "Succeeded" && m.phase != "Failed");
+    let batch_only = rendered.is_some_and(|r| r.batch_only);
     let ready = match worst {
         Some(d) => (false, d.reason(), d.message().to_string()),
+        None if migrating.is_some() => (
+            false,
+            "MigrationInProgress",
+            migrating
+                .and_then(|m| m.message.clone())
+                .unwrap_or_default(),
+        ),
+        None if batch_only => (
+            true,
+            "Scheduled",
+            "all children are applied; the App is batch-only and its CronJobs run on their schedules".into(),
+        ),
         None if rollout_complete => (true, "Available", "all children are applied and every replica is updated and available".into()),
         None => (
             false,
@@ -231,7 +308,13 @@ pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> 
             ),
         ),
     };
-    let progressing = if rollout_underway {
+    let progressing = if let Some(migration) = migrating {
+        (
+            true,
+            "Migrating",
+            format!("{} is {}", migration.job, migration.phase.to_lowercase()),
+        )
+    } else if rollout_underway {
         (
             true,
             "RollingOut",
@@ -311,6 +394,12 @@ pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> 
         children: rendered
             .as_ref()
             .map_or(previous.children, |r| r.children.clone()),
+        migration: rendered
+            .as_ref()
+            .map_or(previous.migration, |r| r.migration.clone()),
+        cron_jobs: rendered
+            .as_ref()
+            .map_or(previous.cron_jobs, |r| r.cron_jobs.clone()),
         platforms: rendered.map_or(previous.platforms, |r| r.platforms),
     }
 }
@@ -408,8 +497,105 @@ mod tests {
                 url: Some("http://a.example/".into()),
                 children: vec!["Deployment/a".into()],
                 platforms: vec![],
+                ..Default::default()
             }),
         }
+    }
+
+    fn migrating(phase: &str) -> Observed {
+        let mut observed = observed(Some(rollout(2, 2)), vec![]);
+        observed.rendered.as_mut().unwrap().migration = Some(MigrationStatus {
+            job: "a-migrate-0123456789".into(),
+            phase: phase.into(),
+            message: Some("the migration of the new version runs".into()),
+        });
+        observed
+    }
+
+    #[test]
+    fn a_running_migration_holds_ready_even_while_the_old_version_serves() {
+        let status = compute(None, &migrating("Running"), at(10));
+        assert_eq!(get(&status, READY).status, "False");
+        assert_eq!(get(&status, READY).reason, "MigrationInProgress");
+        assert_eq!(get(&status, PROGRESSING).status, "True");
+        assert_eq!(get(&status, PROGRESSING).reason, "Migrating");
+        assert_eq!(get(&status, DEGRADED).status, "False");
+        assert_eq!(status.migration.as_ref().unwrap().phase, "Running");
+        // Once it succeeded, the rollout decides.
+        let done = compute(Some(&status), &migrating("Succeeded"), at(20));
+        assert_eq!(get(&done, READY).reason, "Available");
+        assert_eq!(get(&done, PROGRESSING).reason, "Complete");
+    }
+
+    #[test]
+    fn a_failed_migration_is_degraded_with_its_message() {
+        let mut observed = migrating("Failed");
+        observed.degradations = vec![Degradation::MigrationFailed(
+            "Job/a-migrate-0123456789 failed (BackoffLimitExceeded); pod p: container migrate exited with code 1 (Error)".into(),
+        )];
+        let status = compute(None, &observed, at(10));
+        assert_eq!(get(&status, READY).reason, "MigrationFailed");
+        assert_eq!(get(&status, DEGRADED).reason, "MigrationFailed");
+        assert!(
+            get(&status, DEGRADED)
+                .message
+                .contains("exited with code 1")
+        );
+        assert_eq!(get(&status, PROGRESSING).status, "False");
+    }
+
+    #[test]
+    fn a_batch_only_app_is_ready_without_a_rollout_and_a_failed_run_keeps_it_ready() {
+        let mut observed = observed(None, vec![]);
+        let rendered = observed.rendered.as_mut().unwrap();
+        rendered.batch_only = true;
+        rendered.cron_jobs = vec![CronJobStatus {
+            name: "report".into(),
+            cron_job: "a-report".into(),
+            last_schedule_time: Some(at(100)),
+            last_successful_time: Some(at(50)),
+            last_run_failed: true,
+            active: 0,
+        }];
+        let status = compute(None, &observed, at(200));
+        assert_eq!(get(&status, READY).status, "True");
+        assert_eq!(get(&status, READY).reason, "Scheduled");
+        assert_eq!(get(&status, DEGRADED).status, "False");
+        assert!(status.cron_jobs[0].last_run_failed);
+        assert_eq!(status.replicas_summary, None, "no Deployment, no replicas");
+    }
+
+    #[test]
+    fn the_last_run_failed_when_it_ended_without_a_success_after_its_time() {
+        let cron = |scheduled: Option<i64>, succeeded: Option<i64>, active: usize| {
+            let value = serde_json::json!({
+                "metadata": {"name": "a-report"},
+                "spec": {"schedule": "0 3 * * *", "jobTemplate": {}},
+                "status": {
+                    "lastScheduleTime": scheduled.map(at),
+                    "lastSuccessfulTime": succeeded.map(at),
+                    "active": (0..active).map(|i| serde_json::json!({"name": format!("run-{i}")})).collect::<Vec<_>>(),
+                },
+            });
+            cron_job_status("report", &serde_json::from_value(value).unwrap())
+        };
+        assert!(!cron(None, None, 0).last_run_failed, "never ran");
+        assert!(
+            !cron(Some(100), None, 1).last_run_failed,
+            "first run running"
+        );
+        assert!(cron(Some(100), None, 0).last_run_failed, "first run failed");
+        assert!(!cron(Some(100), Some(130), 0).last_run_failed, "succeeded");
+        assert!(
+            cron(Some(200), Some(130), 0).last_run_failed,
+            "the next run failed"
+        );
+        assert!(
+            !cron(Some(200), Some(130), 1).last_run_failed,
+            "the next run runs"
+        );
+        let status = cron(Some(200), Some(130), 1);
+        assert_eq!((status.cron_job.as_str(), status.active), ("a-report", 1));
     }
 
     #[test]

@@ -82,10 +82,9 @@ impl Watches {
             object["status"] = Value::Null;
             watcher::Event::Apply(serde_json::from_value(object).unwrap())
         }
-        for call in calls
-            .iter()
-            .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
-        {
+        for call in calls.iter().filter(|c| {
+            c.method == "PATCH" && !c.path.ends_with("/status") && !c.path.contains("/events")
+        }) {
             let object = answer_apply(&call.path, call.body.clone(), cluster);
             let kind = object["kind"].as_str().unwrap_or_default();
             // Exhaustive: a new child kind needs its cache fed here.

@@ -130,6 +130,10 @@ async fn serve(
         let cluster = cluster.lock().unwrap().clone();
         let response = match method.as_str() {
             "GET" if cluster.unseen_by_reads.contains(&path) => not_found(),
+            // A list finds nothing rather than failing.
+            "GET" if path.ends_with("/pods") && !cluster.objects.contains_key(&path) => {
+                ok(&json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}))
+            }
             "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
             "PATCH" if precondition_fails(&path, &body, &cluster) => conflict(),
             "PATCH" => ok(&answer_apply(&path, body, &cluster)),
@@ -155,6 +159,8 @@ pub fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
     object["metadata"]["uid"] = json!(format!("uid-{path}"));
     // Of the children, only these kinds have a spec generation.
     if [
+        "/jobs/",
+        "/cronjobs/",
         "/deployments/",
         "/poddisruptionbudgets/",
         "/ingresses/",
@@ -169,6 +175,12 @@ pub fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
         // The API server answers with the whole App; the reconciler only needs it to parse.
         object["spec"] = json!({"image": "nginx:1.14"});
         object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
+    }
+    // An apply leaves the status as the object's controller last wrote it.
+    if let Some(status) = cluster.objects.get(path).map(|o| &o["status"])
+        && !status.is_null()
+    {
+        object["status"] = status.clone();
     }
     if path.contains("/deployments/")
         && let Some(status) = &cluster.deployment_status

@@ -114,6 +114,7 @@ mod tests {
 
     fn applied(generation: Option<i64>, version: &str, seen: bool, at: Instant) -> AppliedChild {
         AppliedChild {
+            app: "web".into(),
             desired_digest: 7,
             version: meta(generation, version),
             applied_at: at,

@@ -2,6 +2,7 @@
 
 use baseplate_crd::{ChildKind, ChildRef};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::metrics::{ChildWrite, Metrics};
@@ -25,6 +26,10 @@ pub struct Report {
     pub deployment: Option<Deployment>,
     /// The Secret as the API server answered its apply.
     pub secret: Option<Secret>,
+    /// Where the current version's migration stands, when the App has one.
+    pub migration: Option<super::migration::Migration>,
+    /// The App's CronJobs with their status, as answered or cached.
+    pub cron_jobs: Vec<CronJob>,
 }
 
 /// What syncing one child did.

@@ -53,7 +53,7 @@ pub async fn apply<K>(
 where
     K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + SpecDigest,
 {
-    let name = app.name_any();
+    let name = child.name.clone();
     // Our own children are in the cache (label-filtered); anything else must not be touched.
     let mut existing = cached;
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -113,6 +113,7 @@ where
     let previous = ctx.memory.lock().expect("lock").applied.insert(
         child.clone(),
         AppliedChild {
+            app: app.name_any(),
             desired_digest: digest,
             version: version_of(answered, applied.spec_digest(), desired.meta()),
             applied_at: Instant::now(),
