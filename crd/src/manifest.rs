@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::admission;
 use crate::app::App;
+use crate::child_rules;
 use crate::error::{FieldError, ManifestError};
 use crate::platform::Platform;
 use crate::strict_fields;
@@ -59,6 +60,13 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
         };
         if !unknown.is_empty() {
             return Err(invalid(unknown));
+        }
+        // The API server takes the namespace from the request's URL, where a namespace that
+        // is not a name cannot exist; a file can hold any text.
+        if let Some(namespace) = document["metadata"]["namespace"].as_str()
+            && let Some(error) = child_rules::namespace_is_a_name(namespace)
+        {
+            return Err(invalid(vec![error]));
         }
         if kind == "App" {
             let app: App = strict(document).map_err(|e| invalid(vec![e]))?;

@@ -7,6 +7,7 @@
 use kube::ResourceExt;
 
 use crate::app::{App, AppSpec, Autoscaling, Probe, Resources};
+use crate::child_rules;
 use crate::error::{FieldError, RenderError};
 use crate::layering::{Knob, Resolver, knob};
 use crate::platform::{IngressDefaults, PlatformDefaults};
@@ -115,7 +116,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     if !errors.is_empty() {
         return Err(RenderError::InvalidSpec(errors));
     }
-    Ok(Settings {
+    let settings = Settings {
         name,
         namespace,
         autoscaling,
@@ -141,7 +142,12 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         config_mount_path,
         provenance: r.into_provenance(),
         platforms: platform.names(),
-    })
+    };
+    let errors = child_rules::check(spec, &settings);
+    if !errors.is_empty() {
+        return Err(RenderError::InvalidSpec(errors));
+    }
+    Ok(settings)
 }
 
 /// What the App sets itself, as the top layer: the knobs an App has a field for. Container
@@ -200,8 +206,8 @@ fn within<G>(scope: Option<&str>, knob: Knob<G>) -> Knob<G> {
 
 /// The App's readiness probe over the Platform's default probe, leaf by leaf.
 fn readiness_probe(r: &mut Resolver<'_>, spec: &AppSpec) -> Option<Probe> {
-    if spec.readiness_probe.is_none() && spec.ports.is_empty() {
-        // Nothing to connect to: a default TCP probe would never pass.
+    if spec.readiness_probe.is_none() && rules::first_tcp_port(&spec.ports).is_none() {
+        // Nothing to connect to: a TCP probe cannot check a UDP or SCTP port.
         return None;
     }
     let path = r.pick_optional(&knob!(readiness_probe.path));
@@ -228,7 +234,8 @@ fn ingress(
 ) -> Option<IngressSettings> {
     let own = spec.ingress.clone().unwrap_or_default();
     let enabled = r.pick(&knob!(ingress.enabled));
-    let first_port = spec.ports.first()?;
+    // An Ingress carries HTTP: without a TCP port there is nothing for it to route to.
+    let first_port = rules::first_tcp_port(&spec.ports)?;
     if !enabled {
         return None;
     }

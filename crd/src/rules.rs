@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::app::{AppSpec, Port};
+use crate::app::{AppSpec, Port, Protocol};
 use crate::builtin;
 use crate::error::FieldError;
 use crate::layering::Resolver;
@@ -144,24 +144,35 @@ pub fn memory_limit_or_request(
     })
 }
 
-/// The readiness probe's port, when it is one of the App's ports; else the first port.
+/// The first port that speaks TCP: the default for probes and the Ingress, which cannot use
+/// UDP or SCTP.
+pub fn first_tcp_port(ports: &[Port]) -> Option<&Port> {
+    ports
+        .iter()
+        .find(|p| p.protocol.unwrap_or_default() == Protocol::Tcp)
+}
+
+/// The readiness probe's port, when it is one of the App's TCP ports; else the first TCP port.
 pub fn probe_port_of_app(
     r: &mut Resolver<'_>,
     key: &str,
     port: String,
     ports: &[Port],
 ) -> Option<String> {
-    if ports.iter().any(|p| p.name == port) {
+    if ports
+        .iter()
+        .any(|p| p.name == port && p.protocol.unwrap_or_default() == Protocol::Tcp)
+    {
         return Some(port);
     }
-    // Admission checks the App's own port names, so this one is a Platform default that
-    // does not fit this App. Probing the first port beats silently having no probe at all.
-    let first = ports.first().map(|p| p.name.clone());
+    // Admission checks the App's own probe ports, so this one is a Platform default that does
+    // not fit this App. Probing the first TCP port beats silently having no probe at all.
+    let first = first_tcp_port(ports).map(|p| p.name.clone());
     r.record(
         key,
         &first,
         Source::Rule(format!(
-            "the default port {port:?} is not one of this App's ports; the first port"
+            "the default port {port:?} is not one of this App's TCP ports; the first TCP port"
         )),
     );
     first

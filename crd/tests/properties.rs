@@ -57,12 +57,21 @@ fn ports(max: usize) -> impl Strategy<Value = Vec<Port>> {
         .prop_shuffle()
 }
 
-/// A probe on one of `ports` (or on the first one), or none; never a probe without a port.
+/// The names of the ports that speak TCP: probes and the Ingress can use no others.
+fn tcp_names(ports: &[Port]) -> Vec<String> {
+    ports
+        .iter()
+        .filter(|p| p.protocol.unwrap_or_default() == Protocol::Tcp)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// A probe on one of the TCP `ports` (or on the first one), or none; never a probe without one.
 fn probe(ports: &[Port]) -> BoxedStrategy<Option<Probe>> {
-    if ports.is_empty() {
+    let names = tcp_names(ports);
+    if names.is_empty() {
         return Just(None).boxed();
     }
-    let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     prop::option::of((
         prop::option::of(one_of(names)),
         prop::option::of("/[a-z]{0,8}"),
@@ -107,7 +116,8 @@ fn resources() -> impl Strategy<Value = Option<Resources>> {
         (
             quantity(&["50m", "100m", "250m", "0.5", "1", "2"]),
             quantity(&["64Mi", "128Mi", "256Mi", "1Gi", "1.5Gi"]),
-            quantity(&["1", "2", "4000m"]),
+            // Limits at least every request above: a limit below its request is refused.
+            quantity(&["2", "4000m"]),
             quantity(&["2Gi", "3G"]),
         )
             .prop_map(|(cpu, memory, cpu_limit, memory_limit)| Resources {
@@ -219,14 +229,14 @@ fn secrets() -> impl Strategy<Value = Option<Secrets>> {
 }
 
 fn ingress(ports: &[Port]) -> BoxedStrategy<Option<IngressSpec>> {
-    if ports.is_empty() {
+    let names = tcp_names(ports);
+    if names.is_empty() {
         return prop::option::of(Just(IngressSpec {
             enabled: Some(false),
             ..Default::default()
         }))
         .boxed();
     }
-    let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     prop::option::of((
         prop::option::of(any::<bool>()),
         prop::option::of(prop_oneof![
@@ -281,6 +291,27 @@ prop_compose! {
         app.metadata.namespace = Some(namespace);
         app
     }
+}
+
+/// Whether every port name and every socket (number and protocol) appears once in the pod, as
+/// containers sharing a network need.
+fn pod_ports_unique(app: &App) -> bool {
+    let all: Vec<&Port> = app
+        .spec
+        .ports
+        .iter()
+        .chain(app.spec.sidecars.iter().flat_map(|s| &s.ports))
+        .collect();
+    let names: BTreeSet<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    let sockets: BTreeSet<(i32, &str)> = all
+        .iter()
+        .map(|p| (p.container_port, p.protocol.unwrap_or_default().as_str()))
+        .collect();
+    names.len() == all.len() && sockets.len() == all.len()
+}
+
+fn unique_pod_ports_app() -> impl Strategy<Value = App> {
+    valid_app().prop_filter("port names and sockets unique in the pod", pod_ports_unique)
 }
 
 fn platform_defaults() -> impl Strategy<Value = PlatformDefaults> {
@@ -392,7 +423,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
-    fn valid_apps_pass_admission_render_and_keep_every_invariant(app in valid_app(), platforms in valid_platforms()) {
+    fn valid_apps_pass_admission_render_and_keep_every_invariant(app in unique_pod_ports_app(), platforms in valid_platforms()) {
         // Admission, after the trip through YAML that `kubectl apply` and `baseplate render` take.
         let yaml = serde_saphyr::to_string(&app).unwrap();
         let parsed = manifest::parse("generated", &yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -456,8 +487,9 @@ proptest! {
         assert_ports_exist(&children);
         assert_names_valid(&children);
         prop_assert_eq!(children.service.is_some(), !app.spec.ports.is_empty());
-        prop_assert_eq!(main_container(&children).readiness_probe.is_some(), !app.spec.ports.is_empty());
-        if app.spec.ingress.as_ref().and_then(|i| i.enabled) == Some(false) || app.spec.ports.is_empty() {
+        let has_tcp_port = !tcp_names(&app.spec.ports).is_empty();
+        prop_assert_eq!(main_container(&children).readiness_probe.is_some(), has_tcp_port);
+        if app.spec.ingress.as_ref().and_then(|i| i.enabled) == Some(false) || !has_tcp_port {
             prop_assert!(children.ingress.is_none());
         }
 

@@ -6,6 +6,7 @@
 //! - [`install`]: the CRDs of deploy/crds.yaml and the ClusterRole of deploy/rbac.yaml;
 //! - [`namespace`]: temporary namespaces and other cluster-scoped objects deleted on drop;
 //! - [`wait`]: eventually-style waits;
+//! - [`table`]: the invalid table of `crd/tests/data/invalid.yaml`, sent as kubectl would;
 //! - [`http`]: the one HTTP GET (the operator's health and metrics endpoints);
 //! - [`env`], [`checks`], [`fixtures`]: the e2e suite's world (one namespace and one operator
 //!   per test) and what it asserts about an App and its children.
@@ -20,6 +21,7 @@ pub mod http;
 pub mod install;
 pub mod namespace;
 pub mod operator;
+pub mod table;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
