@@ -665,7 +665,7 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
         "spec": {"image": "nginx:1.27", "ports": [{"name": "http", "containerPort": 8080}]},
     });
     table::apply(&client, MANAGER, &valid).await?;
-    let before = eventually("the valid App's children", REACT, async || {
+    eventually("the valid App's children", REACT, async || {
         let app = apps.get(APP).await?;
         let observed = app.status.as_ref().and_then(|s| s.observed_generation);
         ensure!(
@@ -678,7 +678,7 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
             "children {:?}",
             found.keys()
         );
-        Ok(found)
+        Ok(())
     })
     .await?;
 
@@ -704,6 +704,28 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
             *message = message.replace(&format!("platform/{short}"), &format!("platform/{name}"));
         }
     }
+    // A Platform may change the valid App's children (a new default) or refuse it already (a
+    // clash it makes alone): what must stay is what the operator made of it with the Platforms.
+    if !platforms.is_empty() {
+        let names: Vec<String> = case
+            .platform_documents()
+            .into_iter()
+            .map(|(short, _)| format!("{namespace}-{short}"))
+            .collect();
+        eventually("the Platforms reach the valid App", REACT, async || {
+            let app = apps.get(APP).await?;
+            let listed = app
+                .status
+                .as_ref()
+                .map(|s| s.platforms.clone())
+                .unwrap_or_default();
+            let refused = check_condition(&app, "Degraded", "True", None).is_ok();
+            ensure!(refused || listed == names, "status.platforms {listed:?}");
+            Ok(())
+        })
+        .await?;
+    }
+    let before = children_in(&client, &namespace, APP).await?;
     let mut invalid = table::to_json(&case.document())?;
     invalid["metadata"]["namespace"] = json!(namespace);
     table::apply(&client, MANAGER, &invalid)
@@ -729,15 +751,31 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
         Ok(())
     })
     .await?;
+    // Others write to the children too (the Deployment's status, the HPA's), so what must not
+    // change is what Baseplate wrote: its apply's time and fields, and the spec's generation.
     let after = children_in(&client, &namespace, APP).await?;
     for (child, meta) in &before {
         let now = after
             .get(child)
             .with_context(|| format!("{child} was deleted"))?;
         ensure!(
-            now.resource_version == meta.resource_version,
+            written_by_the_operator(now) == written_by_the_operator(meta),
             "{child} changed while the App was invalid"
         );
     }
     Ok(())
+}
+
+/// A child's generation and the operator's last apply to it (time and fields).
+fn written_by_the_operator(meta: &ObjectMeta) -> (Option<i64>, Option<String>, serde_json::Value) {
+    let entry = meta.managed_fields.iter().flatten().find(|m| {
+        m.manager.as_deref() == Some(OPERATOR) && m.operation.as_deref() == Some("Apply")
+    });
+    (
+        meta.generation,
+        entry
+            .and_then(|m| m.time.as_ref())
+            .map(|t| format!("{t:?}")),
+        applied_fields(meta, OPERATOR),
+    )
 }

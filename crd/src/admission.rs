@@ -5,8 +5,9 @@
 //!
 //! Where kube's client-side CEL is looser than the API server's, the rule is evaluated by
 //! Baseplate's exact implementation instead, wherever the schema attaches it: quantities
-//! (kube-cel trims the spaces the API server refuses) and image references (the grammar, plus
-//! Docker's 255-character name limit, which the CEL rule cannot compute).
+//! (kube-cel trims the spaces the API server refuses) and image references (the grammar; Docker's
+//! 255-character name limit, which the CEL rule cannot compute, is resolution's, see
+//! [`crate::child_rules`]).
 
 use kube::core::cel;
 use serde_json::Value;
@@ -163,7 +164,11 @@ impl Walk {
                 Some(quantity::POSITIVE_RULE) => quantity::check_positive(text)
                     .err()
                     .map(|reason| format!("{message} (got {text:?}; {reason})")),
-                Some(IMAGE_RULE) => ImageRef::parse(text).err().map(|e| e.to_string()),
+                // The name's length is the API server's to store and resolution's to refuse.
+                Some(IMAGE_RULE) => ImageRef::parse(text)
+                    .err()
+                    .filter(|e| !e.is_only_too_long())
+                    .map(|e| e.to_string()),
                 _ => continue,
             };
             self.exact_rules.push((

@@ -1,7 +1,7 @@
 //! What the children must satisfy, checked on the resolved settings: the rules the API server or
 //! the kubelet would otherwise be the first to apply, where a Platform's default can break them
 //! (a CPU limit below the App's request) or where CEL cannot compute them (sums of sizes, whole
-//! bytes). The CRDs' CEL rules check each App and Platform on its own; these run on every
+//! bytes, an image's normalised name). The CRDs' CEL rules check each App and Platform on its own; these run on every
 //! resolution, by the operator (which reports `Degraded/InvalidSpec` and leaves the children as
 //! they were) and by `baseplate render` alike, so the two refuse the same Apps.
 
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::app::AppSpec;
 use crate::error::FieldError;
+use crate::image::ImageRef;
 use crate::labels;
 use crate::mount_path;
 use crate::names;
@@ -29,6 +30,19 @@ pub fn check(spec: &AppSpec, settings: &Settings) -> Vec<FieldError> {
             .map_or_else(|| "unset".to_string(), |p| p.source.to_string())
     };
     errors.extend(namespace_is_a_name(&settings.namespace));
+    let images = std::iter::once(("spec.image".to_string(), &spec.image)).chain(
+        spec.sidecars
+            .iter()
+            .map(|s| (format!("spec.sidecars[{}].image", s.name), &s.image)),
+    );
+    for (field, image) in images {
+        // Admission has checked the grammar; the name's length is left to this check.
+        if let Err(e) = ImageRef::parse(image)
+            && e.is_only_too_long()
+        {
+            errors.push(FieldError::new(field, e.to_string()));
+        }
+    }
     errors.extend(container_resources(
         "spec.resources",
         "resources",

@@ -511,3 +511,158 @@ proptest! {
         prop_assert_eq!(mounted, files);
     }
 }
+
+// ----------------------------------------------------------------------------------------------
+// Any Platform: defaults and limits drawn without regard to what fits, layered over valid Apps.
+
+fn any_platform_defaults() -> impl Strategy<Value = PlatformDefaults> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let int_or_string = |options: Vec<IntOrString>| prop::option::of(one_of(options));
+    let counts = vec![
+        IntOrString::Int(0),
+        IntOrString::Int(1),
+        IntOrString::String("0%".into()),
+        IntOrString::String("25%".into()),
+        IntOrString::String("100%".into()),
+    ];
+    (
+        (
+            prop::option::of((
+                quantity(&["50m", "100m", "2"]),
+                quantity(&["64Mi", "1Gi", "1.5", "1Ki"]),
+                quantity(&["10m", "1", "4"]),
+                quantity(&["32Mi", "2Gi"]),
+            )),
+            prop::option::of(0..=900i32),
+            prop::option::of(30..=1200i32),
+            int_or_string(counts.clone()),
+            int_or_string(counts),
+            int_or_string(vec![IntOrString::Int(1), IntOrString::String("50%".into())]),
+        ),
+        (
+            prop::option::of(
+                one_of(vec!["/etc/app", "/tmp/x", "/srv//conf/", "/etc/../tmp"])
+                    .prop_map(String::from),
+            ),
+            prop::option::of(prop::collection::vec(
+                one_of(vec![
+                    "topology.kubernetes.io/zone",
+                    "kubernetes.io/hostname",
+                    "zone",
+                ])
+                .prop_map(String::from),
+                0..3,
+            )),
+            prop::option::of(one_of(vec!["nginx", "Nginx"]).prop_map(String::from)),
+            prop::collection::btree_map(
+                one_of(vec!["example.com/a", "example.com/b", "bad key"]).prop_map(String::from),
+                "[a-z]{0,6}",
+                0..2,
+            ),
+        ),
+    )
+        .prop_map(
+            |(
+                (resources, min_ready, deadline, surge, unavailable, pdb),
+                (mount, keys, class, annotations),
+            )| PlatformDefaults {
+                resources: resources.map(|(cpu, memory, cpu_limit, memory_limit)| Resources {
+                    cpu,
+                    memory,
+                    cpu_limit,
+                    memory_limit,
+                }),
+                min_ready_seconds: min_ready,
+                progress_deadline_seconds: deadline,
+                rolling_update: Some(baseplate_crd::platform::RollingUpdateDefaults {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                pod_disruption_budget: pdb.map(|max| PdbDefaults {
+                    enabled: None,
+                    max_unavailable: Some(max),
+                }),
+                config_mount_path: mount,
+                topology_spread: keys.map(|keys| TopologySpreadDefaults {
+                    topology_keys: Some(keys),
+                    ..Default::default()
+                }),
+                ingress: class.map(|class| IngressDefaults {
+                    class_name: Some(class),
+                    ..Default::default()
+                }),
+                annotations,
+                ..Default::default()
+            },
+        )
+}
+
+prop_compose! {
+    fn any_platform()(
+        name in dns_label(12),
+        priority in -10..=10i32,
+        defaults in any_platform_defaults(),
+        max_cpu in quantity(&["1", "4"]),
+        max_memory in quantity(&["1Gi", "8Gi"]),
+        max_replicas in prop::option::of(one_of(vec![3, 10])),
+    ) -> Platform {
+        Platform::new(&name, PlatformSpec {
+            priority,
+            namespace_selector: None,
+            defaults,
+            limits: PlatformLimits { max_cpu, max_memory, max_replicas, ..Default::default() },
+        })
+    }
+}
+
+/// An error a user can act on: it names a field and says something about it.
+fn is_clear(field: &str, message: &str) -> bool {
+    !field.is_empty() && !field.contains("<") && message.len() > 20
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever the Platforms say, an App ends with a clear error (the Platform's at admission,
+    /// the App's at resolution or from a guardrail) or with children the API server and the
+    /// kubelet take.
+    #[test]
+    fn any_platforms_over_valid_apps_give_a_clear_error_or_children_that_pass_the_checks(
+        app in unique_pod_ports_app(),
+        platforms in prop::collection::vec(any_platform(), 0..=2),
+    ) {
+        let mut admitted = Vec::new();
+        for platform in platforms {
+            let yaml = serde_saphyr::to_string(&platform).unwrap();
+            match manifest::parse("generated", &yaml) {
+                Ok(parsed) => admitted.extend(parsed.platforms),
+                Err(baseplate_crd::error::ManifestError::Invalid { errors, .. }) => {
+                    for e in &errors {
+                        prop_assert!(e.field.starts_with("spec."), "{}", e);
+                        prop_assert!(is_clear(&e.field, &e.message), "{}", e);
+                    }
+                }
+                Err(other) => prop_assert!(false, "{}", other),
+            }
+        }
+        let mut seen = BTreeSet::new();
+        admitted.retain(|p| seen.insert(p.metadata.name.clone()));
+        match baseplate_crd::render(&app, &select(&admitted), &fixed_secrets(&app)) {
+            Ok(children) => {
+                let problems = common::api_rules::problems(&children);
+                prop_assert!(problems.is_empty(), "{:?}\n{}", problems, serde_saphyr::to_string(&admitted).unwrap());
+            }
+            Err(baseplate_crd::RenderError::InvalidSpec(errors)) => {
+                for e in &errors {
+                    prop_assert!(is_clear(&e.field, &e.message), "{}", e);
+                }
+            }
+            Err(baseplate_crd::RenderError::PolicyViolation(violations)) => {
+                for v in &violations {
+                    prop_assert!(is_clear(&v.field, &v.message), "{}", v);
+                }
+            }
+            Err(other) => prop_assert!(false, "{}", other),
+        }
+    }
+}
