@@ -725,7 +725,7 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
         })
         .await?;
     }
-    let before = children_in(&client, &namespace, APP).await?;
+    let before = settled_children(&client, &namespace).await?;
     let mut invalid = table::to_json(&case.document())?;
     invalid["metadata"]["namespace"] = json!(namespace);
     table::apply(&client, MANAGER, &invalid)
@@ -751,8 +751,8 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
         Ok(())
     })
     .await?;
-    // Others write to the children too (the Deployment's status, the HPA's), so what must not
-    // change is what Baseplate wrote: its apply's time and fields, and the spec's generation.
+    // Others write to the children too (the Deployment's status, the HPA its replicas), so what
+    // must not change is what Baseplate wrote: its apply's time and fields.
     let after = children_in(&client, &namespace, APP).await?;
     for (child, meta) in &before {
         let now = after
@@ -766,13 +766,37 @@ async fn status_case(client: kube::Client, namespace: String, case: table::cases
     Ok(())
 }
 
-/// A child's generation and the operator's last apply to it (time and fields).
-fn written_by_the_operator(meta: &ObjectMeta) -> (Option<i64>, Option<String>, serde_json::Value) {
+/// The App's children once the operator has stopped writing them: it may write a child again
+/// after its first reconcile (the replica count handed over to the HPA, say).
+async fn settled_children(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<BTreeMap<String, ObjectMeta>> {
+    use table::cases::APP;
+    let written = |found: &BTreeMap<String, ObjectMeta>| -> Vec<_> {
+        found.values().map(written_by_the_operator).collect()
+    };
+    eventually(
+        "the operator stops writing the children",
+        REACT,
+        async || {
+            let first = children_in(client, namespace, APP).await?;
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let second = children_in(client, namespace, APP).await?;
+            ensure!(written(&first) == written(&second), "still being written");
+            Ok(second)
+        },
+    )
+    .await
+}
+
+/// The operator's last apply to a child: its time and fields. (Not the generation: the HPA
+/// changes the Deployment's replicas.)
+fn written_by_the_operator(meta: &ObjectMeta) -> (Option<String>, serde_json::Value) {
     let entry = meta.managed_fields.iter().flatten().find(|m| {
         m.manager.as_deref() == Some(OPERATOR) && m.operation.as_deref() == Some("Apply")
     });
     (
-        meta.generation,
         entry
             .and_then(|m| m.time.as_ref())
             .map(|t| format!("{t:?}")),

@@ -488,6 +488,21 @@ fn a_platform_probe_port_the_app_does_not_have_falls_back_to_the_first_port() {
         Some("/healthz")
     );
     assert_ports_exist(&children);
+
+    // A Platform's probe port that is one of the App's UDP ports is not probed either.
+    let udp_named_http = app_with_spec(
+        "dns",
+        "image: dns:1\nports: [{name: http, containerPort: 53, protocol: UDP}, {name: health, containerPort: 8080}]\n",
+    );
+    let children = render_with(
+        &udp_named_http,
+        &[platform_with_spec(
+            "probes",
+            "defaults:\n  readinessProbe: {port: http, path: /healthz}\n",
+        )],
+    );
+    let readiness = main_container(&children).readiness_probe.as_ref().unwrap();
+    assert_eq!(probe_port(readiness), "health", "the first TCP port");
 }
 
 #[test]
