@@ -13,6 +13,10 @@
 //! (`make e2e` builds it first), or the one named in `BASEPLATE_BIN`; the kit in `src/`
 //! (package `baseplate-tests`) starts it.
 
+// More tests, one file per capability, beside this one.
+#[path = "e2e/platform_diff.rs"]
+mod platform_diff;
+
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, ensure};
