@@ -2,6 +2,8 @@
 //!
 //! One run, N Apps over the `load-*` namespaces:
 //! 1. baseline — the children rendered offline and applied directly (the API server's speed limit);
+//!    then the same-work floor — the Apps created, their children applied and one status
+//!    written per App, by the harness, with no operator running;
 //! 2. convergence — the namespaces made anew, the operator started, the Apps created, timed
 //!    until every App has all its children and a current status;
 //! 3. quiet — a minute of nothing, in which the operator must write nothing;
@@ -21,6 +23,7 @@ pub mod baseline;
 pub mod cleanup;
 pub mod cluster;
 pub mod converge;
+pub mod floor;
 pub mod machine;
 pub mod measure;
 pub mod options;

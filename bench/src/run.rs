@@ -16,7 +16,7 @@ use crate::options::Options;
 use crate::readings::{self, Samples, metrics_snapshot};
 use crate::report::{self, PhaseRow, Report};
 use crate::workload::HARNESS_MANAGER;
-use crate::{baseline, cleanup, cluster, converge, platform, quiet, workload};
+use crate::{baseline, cleanup, cluster, converge, floor, platform, quiet, workload};
 
 /// Runs the harness; prints the table and writes the JSON report.
 pub async fn main(options: Options) -> anyhow::Result<Report> {
@@ -175,6 +175,25 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     ));
     report.baseline = baseline;
 
+    // 1b. The same-work floor: the Apps, their children and one status each, with no operator.
+    let floor_start = mark(client, epoch, None).await;
+    let floor_children = workload::render_all(&apps)?;
+    let floor = floor::run(client, &apps, &floor_children, options.apply_concurrency).await?;
+    drop(floor_children);
+    let floor_end = mark(client, epoch, None).await;
+    report.phases.push(row(
+        "**same-work floor** (Apps created, children applied, one status each; no operator)",
+        floor.total_seconds,
+        &floor_start,
+        &floor_end,
+        &samples,
+    ));
+    report.floor = floor;
+    let deleted = cluster::delete_namespaces(client, namespaces, options.timeout()).await?;
+    cluster::create_namespaces(client, namespaces).await?;
+    cluster::wait_out_live_lookups(deleted).await;
+    let reset = mark(client, epoch, None).await;
+
     // 2. Convergence.
     let log = options.operator_log();
     let mut operator = Operator::start(&Settings {
@@ -226,6 +245,7 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
 
     // 3. Quiet.
     let quiet_end = if options.skip_quiet {
+        report.per_new_app = per_new_app_between(options.apps, &ready, &converged);
         mark(client, epoch, Some(&operator)).await
     } else {
         let (settle_seconds, settled) = quiet::settle(
@@ -237,6 +257,7 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         )
         .await?;
         let settle_end = mark(client, epoch, Some(&operator)).await;
+        report.per_new_app = per_new_app_between(options.apps, &ready, &settle_end);
         report.phases.push(row(
             "settle (until nothing moves)",
             settle_seconds,
@@ -333,6 +354,18 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.machine.load_average_at_end = load_average();
     report.targets = report::evaluate(&report);
     Ok(report)
+}
+
+fn per_new_app_between(apps: usize, from: &Mark, to: &Mark) -> report::PerApp {
+    let operator = match (&from.metrics, &to.metrics) {
+        (Some(a), Some(b)) => a.delta(b),
+        _ => MetricsSnapshot::default(),
+    };
+    let api_server = match (&from.api_server, &to.api_server) {
+        (Some(a), Some(b)) => measure::diff_counters(a, b),
+        _ => measure::Counters::default(),
+    };
+    report::per_new_app(apps, &operator, &api_server)
 }
 
 fn read_lossy(path: &Path) -> String {
