@@ -6,7 +6,8 @@
 //!    written per App, by the harness, with no operator running;
 //! 2. convergence — the namespaces made anew, the operator started, the Apps created, timed
 //!    until every App has all its children and a current status;
-//! 3. quiet — a minute of nothing, in which the operator must write nothing;
+//! 3. quiet — a minute of nothing, in which the operator must write nothing; then the
+//!    operator is restarted and watched for 30 s: it must write nothing and reconcile every App;
 //! 4. Platform change — the load Platform (there from the start, with the built-in
 //!    `preStopSleepSeconds: 10`) is changed to 15, timed until it reaches every Deployment;
 //! 5. cleanup — the Apps deleted, timed until garbage collection removed their children;
@@ -31,5 +32,6 @@ pub mod platform;
 pub mod quiet;
 pub mod readings;
 pub mod report;
+pub mod restart;
 pub mod run;
 pub mod workload;

@@ -122,6 +122,25 @@ impl From<&VersionDiff> for VersionDiffSummary {
     }
 }
 
+/// The operator restarted with every App converged (`restart.rs`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Restart {
+    /// Not measured in this run (`--skip-restart`).
+    pub skipped: bool,
+    pub apps: usize,
+    pub window_seconds: f64,
+    pub ready_seconds: f64,
+    /// From the new process's start until it had done as many reconciles as there are Apps.
+    pub every_app_reconciled_seconds: Option<f64>,
+    pub writes: f64,
+    pub requests_beyond_list_and_watch: f64,
+    pub requests: Counters,
+    pub child_writes: Counters,
+}
+
+/// Every App reconciled within this long of an operator restart (issue #14).
+pub const RESTART_RECONCILED_SECONDS: f64 = 30.0;
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PlatformChange {
     pub seconds: f64,
@@ -181,6 +200,7 @@ pub struct Report {
     pub convergence: Convergence,
     pub per_new_app: PerApp,
     pub quiet: Quiet,
+    pub restart: Restart,
     pub platform_change: PlatformChange,
     pub cleanup: Cleanup,
     pub phases: Vec<PhaseRow>,
@@ -265,6 +285,42 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             },
             limit: "0".into(),
             pass: !quiet.skipped && quiet.writes == 0.0 && quiet_changes == 0,
+        },
+        Target {
+            name: "operator restart with every App converged: zero writes".into(),
+            measured: if report.restart.skipped {
+                "not measured (--skip-restart)".into()
+            } else {
+                format!(
+                    "{} writes, {} requests beyond LIST/WATCH ({})",
+                    report.restart.writes,
+                    report.restart.requests_beyond_list_and_watch,
+                    counters(&report.restart.requests)
+                )
+            },
+            limit: "0".into(),
+            pass: !report.restart.skipped && report.restart.writes == 0.0,
+        },
+        Target {
+            name: format!(
+                "operator restart: every App reconciled within {RESTART_RECONCILED_SECONDS} s"
+            ),
+            measured: match (
+                report.restart.skipped,
+                report.restart.every_app_reconciled_seconds,
+            ) {
+                (true, _) => "not measured (--skip-restart)".into(),
+                (false, Some(s)) => format!("{s:.1} s"),
+                (false, None) => {
+                    format!("not within the {} s window", report.restart.window_seconds)
+                }
+            },
+            limit: format!("{RESTART_RECONCILED_SECONDS} s"),
+            pass: !report.restart.skipped
+                && report
+                    .restart
+                    .every_app_reconciled_seconds
+                    .is_some_and(|s| s <= RESTART_RECONCILED_SECONDS),
         },
         Target {
             name: format!("peak RSS ≤ {RSS_LIMIT_MIB} MiB (set for N=1000)"),
@@ -493,6 +549,12 @@ mod tests {
                 seconds: 60.0,
                 ..Default::default()
             },
+            restart: Restart {
+                apps: 1000,
+                window_seconds: 30.0,
+                every_app_reconciled_seconds: Some(30.0),
+                ..Default::default()
+            },
             platform_change: PlatformChange {
                 seconds: 26.0,
                 deployments: 1000,
@@ -532,7 +594,7 @@ mod tests {
     #[test]
     fn targets_hold_at_their_limits() {
         let targets = evaluate(&report());
-        assert_eq!(targets.len(), 5);
+        assert_eq!(targets.len(), 7);
         assert!(targets.iter().all(|t| t.pass), "{targets:#?}");
     }
 
@@ -544,6 +606,8 @@ mod tests {
         r.quiet.writes = 7.0;
         r.memory.vm_hwm_kib = Some(65 * 1024);
         r.log_errors.other = 1;
+        r.restart.writes = 7000.0;
+        r.restart.every_app_reconciled_seconds = None;
         let targets = evaluate(&r);
         assert!(targets.iter().all(|t| !t.pass), "{targets:#?}");
 
@@ -554,11 +618,11 @@ mod tests {
         // Errors the log does not explain as conflicts fail the last target.
         let mut r = report();
         r.totals.errors.insert("apply".into(), 1.0);
-        assert!(!evaluate(&r)[4].pass);
+        assert!(!evaluate(&r)[6].pass);
         // Unknown memory is not a pass.
         let mut r = report();
         r.memory = Memory::default();
-        assert!(!evaluate(&r)[3].pass);
+        assert!(!evaluate(&r)[5].pass);
     }
 
     #[test]
@@ -605,7 +669,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert_eq!(text.matches("PASS").count(), 5);
+        assert_eq!(text.matches("PASS").count(), 7);
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["baseline"]["total_seconds"], 100.0);
     }

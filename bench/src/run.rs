@@ -16,7 +16,7 @@ use crate::options::Options;
 use crate::readings::{self, Samples, metrics_snapshot};
 use crate::report::{self, PhaseRow, Report};
 use crate::workload::HARNESS_MANAGER;
-use crate::{baseline, cleanup, cluster, converge, floor, platform, quiet, workload};
+use crate::{baseline, cleanup, cluster, converge, floor, platform, quiet, restart, workload};
 
 /// Runs the harness; prints the table and writes the JSON report.
 pub async fn main(options: Options) -> anyhow::Result<Report> {
@@ -196,7 +196,7 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
 
     // 2. Convergence.
     let log = options.operator_log();
-    let mut operator = Operator::start(&Settings {
+    let settings = Settings {
         binary: operator_binary,
         log: log.clone(),
         args: vec![
@@ -207,9 +207,10 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         ],
         env: options.operator_env.clone(),
         identity: Identity::Caller,
-    })?;
+    };
+    let mut operator = Operator::start(&settings)?;
     tracing::info!(pid = operator.pid(), address = %operator.address(), log = %log.display(), "operator started");
-    let sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
+    let mut sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
     let ready_seconds = operator
         .wait_until_ready(Duration::from_secs(120))
         .await?
@@ -287,6 +288,37 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     };
     report.quiet.skipped = options.skip_quiet;
 
+    // 3b. Operator restart with every App converged.
+    let quiet_end = if options.skip_restart {
+        report.restart.skipped = true;
+        quiet_end
+    } else {
+        let restart_settings = Settings {
+            log: options.restart_log(),
+            ..settings.clone()
+        };
+        let (restarted, restart) = restart::run(
+            &mut operator,
+            &restart_settings,
+            options.apps,
+            Duration::from_secs(options.restart_window_seconds),
+        )
+        .await?;
+        sampler.abort();
+        operator = restarted;
+        sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
+        let restart_end = mark(client, epoch, Some(&operator)).await;
+        report.phases.push(row(
+            "**operator restart** (stopped, started, watched)",
+            restart.window_seconds,
+            &quiet_end,
+            &restart_end,
+            &samples,
+        ));
+        report.restart = restart;
+        restart_end
+    };
+
     // 4. Platform change.
     let expected: HashSet<(String, String)> = apps
         .iter()
@@ -335,7 +367,11 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.totals = metrics_snapshot(&operator).await?;
     sampler.abort();
     operator.stop()?;
-    report.log_errors = measure::classify_log_errors(&read_lossy(&log));
+    let mut logs = read_lossy(&log);
+    if !options.skip_restart {
+        logs.push_str(&read_lossy(&options.restart_log()));
+    }
+    report.log_errors = measure::classify_log_errors(&logs);
     {
         let samples = samples.lock().expect("lock");
         report.memory.peak_sampled_rss_kib = samples.rss.iter().map(|s| s.rss_kib).max();
