@@ -308,10 +308,17 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         operator = restarted;
         sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
         let restart_end = mark(client, epoch, Some(&operator)).await;
+        // The new process's counters and CPU time start at zero.
+        let restart_start = Mark {
+            at: quiet_end.at,
+            metrics: Some(MetricsSnapshot::default()),
+            cpu: Some(0.0),
+            api_server: quiet_end.api_server.clone(),
+        };
         report.phases.push(row(
             "**operator restart** (stopped, started, watched)",
             restart.window_seconds,
-            &quiet_end,
+            &restart_start,
             &restart_end,
             &samples,
         ));
