@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baseplate_crd::{App, Platform};
-use baseplate_operator::controller::context::{ChildStores, Context, Settings};
+use baseplate_operator::controller::context::{ChildStores, Context, Settings, WorkloadStores};
 use baseplate_operator::controller::event_queue::EventQueue;
 use baseplate_operator::controller::reconcile::reconcile;
 use baseplate_operator::metrics::{self, Metrics};
@@ -33,6 +33,7 @@ pub struct TestContext {
     platforms: Vec<Platform>,
     namespaces: Vec<PartialObjectMeta<Namespace>>,
     children: ChildStores,
+    workload: Option<WorkloadStores>,
 }
 
 impl TestContext {
@@ -43,6 +44,7 @@ impl TestContext {
             platforms: vec![],
             namespaces: vec![],
             children: empty_children(),
+            workload: None,
         }
     }
 
@@ -74,6 +76,12 @@ impl TestContext {
         self
     }
 
+    /// The ReplicaSet and pod caches (empty unless set).
+    pub fn workload(mut self, workload: WorkloadStores) -> Self {
+        self.workload = Some(workload);
+        self
+    }
+
     /// The Context; its event publisher runs on the current runtime.
     pub fn build(self) -> Context {
         let reporter = Reporter {
@@ -93,6 +101,10 @@ impl TestContext {
             platforms: store_of(self.platforms),
             namespaces: store_of(self.namespaces),
             children: self.children,
+            workload: self.workload.unwrap_or_else(|| WorkloadStores {
+                replica_sets: store_of(vec![]),
+                pods: store_of(vec![]),
+            }),
             settings: Settings {
                 resync: Duration::from_secs(600),
             },
