@@ -4,6 +4,7 @@
 pub mod caches;
 pub mod fake_api;
 pub mod fixtures;
+pub mod pods;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use kube::runtime::events::{Recorder, Reporter};
 pub use caches::*;
 pub use fake_api::*;
 pub use fixtures::*;
+pub use pods::*;
 
 /// A reconciler's `Context` for tests: empty caches, a fixed clock and a fixed generated
 /// secret value, unless a part is replaced.
