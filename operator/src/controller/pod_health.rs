@@ -98,7 +98,7 @@ impl PodProblem {
                     || lower.contains("denied")
                     || lower.contains("403")
                 {
-                    "the registry refused the credentials: check the image name and the imagePullSecrets"
+                    "the registry refused the credentials: check the image name, and the imagePullSecrets of the namespace's default ServiceAccount, which the pods pull with"
                 } else {
                     "check spec.image and that the registry is reachable from the nodes"
                 };
