@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerBehavior, MetricSpec};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -285,11 +286,19 @@ impl Protocol {
     }
 }
 
-/// CPU-based horizontal autoscaling.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
-    .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
-    .field_path(".minReplicas"))]
+/// Horizontal autoscaling: on CPU by default, on memory and on any HPA v2 metric when asked.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(
+    validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
+        .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
+        .field_path(".minReplicas"),
+    validation = Rule::new("!has(self.metrics) || !has(self.targetCPUUtilizationPercentage) || !self.metrics.exists(m, has(m.resource) && m.resource.name == 'cpu')")
+        .message("autoscaling.metrics has a cpu Resource metric and targetCPUUtilizationPercentage is set too: the HPA would get two CPU targets; keep one of them")
+        .field_path(".metrics"),
+    validation = Rule::new("!has(self.metrics) || !has(self.targetMemoryUtilizationPercentage) || !self.metrics.exists(m, has(m.resource) && m.resource.name == 'memory')")
+        .message("autoscaling.metrics has a memory Resource metric and targetMemoryUtilizationPercentage is set too: the HPA would get two memory targets; keep one of them")
+        .field_path(".metrics"),
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Autoscaling {
     /// Set to false to run a fixed number of replicas instead.
@@ -306,6 +315,25 @@ pub struct Autoscaling {
     #[x_kube(validation = ("self >= 1 && self <= 100", "targetCPUUtilizationPercentage must be between 1 and 100"))]
     #[serde(rename = "targetCPUUtilizationPercentage")]
     pub target_cpu_utilization_percentage: Option<i32>,
+    /// Average memory utilisation (percent of the request) the autoscaler aims for. No memory
+    /// metric unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "targetMemoryUtilizationPercentage must be between 1 and 100"))]
+    #[serde(rename = "targetMemoryUtilizationPercentage")]
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// Extra metrics in the HorizontalPodAutoscaler's own (autoscaling/v2) shape: `Pods`,
+    /// `Object`, `External`, `ContainerResource` or `Resource`. Given by a layer above the one
+    /// that set `targetCPUUtilizationPercentage` (an App's metrics over the built-in 70%), they
+    /// replace the CPU target instead of adding to it. The list is taken as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::metrics::metric_rules()))]
+    #[schemars(length(max = 10))]
+    pub metrics: Option<Vec<MetricSpec>>,
+    /// Scale-up and scale-down rules in the HorizontalPodAutoscaler's own shape. Each direction
+    /// is taken as a whole from the highest layer that sets it. Built-in: Kubernetes' defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::metrics::behavior_rules()))]
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 /// CPU and memory as Kubernetes quantities (`100m`, `0.5`, `128Mi`, `1Gi`).

@@ -29,6 +29,10 @@ pub fn defaults() -> PlatformDefaults {
             min_replicas: Some(2),
             max_replicas: Some(10),
             target_cpu_utilization_percentage: Some(70),
+            // No memory metric, no extra metrics, Kubernetes' own scaling behaviour.
+            target_memory_utilization_percentage: None,
+            metrics: None,
+            behavior: None,
         }),
         resources: Some(Resources {
             cpu: Some("100m".into()),

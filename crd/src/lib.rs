@@ -16,6 +16,7 @@ pub mod json_schema;
 pub mod labels;
 pub mod layering;
 pub mod manifest;
+pub mod metrics;
 pub mod mount_path;
 pub mod names;
 pub mod namespace_selector;

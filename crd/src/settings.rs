@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerBehavior, MetricSpec};
 use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
@@ -43,7 +44,13 @@ pub struct Provenance {
 pub struct HpaSettings {
     pub min_replicas: i32,
     pub max_replicas: i32,
-    pub target_cpu_utilization_percentage: i32,
+    /// `None`: other metrics replace the CPU target (see [`crate::rules::cpu_target_unless_replaced`]).
+    pub target_cpu_utilization_percentage: Option<i32>,
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// Extra metrics, as the HPA takes them.
+    pub metrics: Vec<MetricSpec>,
+    /// `None` for Kubernetes' default behaviour in both directions.
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 /// Requests and limits for one container.

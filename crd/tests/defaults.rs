@@ -319,6 +319,10 @@ fn autoscaling_runs_2_to_10_pods_at_70_percent_cpu_and_leaves_replicas_to_the_hp
     assert_eq!(resource.target.type_, "Utilization");
     assert_eq!(resource.target.average_utilization, Some(70));
     assert_eq!(
+        hpa.behavior, None,
+        "Kubernetes' own scale-up and scale-down"
+    );
+    assert_eq!(
         children.deployment.spec.as_ref().unwrap().replicas,
         None,
         "spec.replicas belongs to the HPA"

@@ -598,3 +598,201 @@ fn a_minimum_pre_stop_limit_raises_the_pre_stop_sleep_and_the_grace_period_with_
     assert_eq!(pre_stop_seconds(main_container(&children)), 2);
     assert_eq!(grace(&children), 30);
 }
+
+fn hpa_spec(
+    children: &Children,
+) -> &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec {
+    children
+        .horizontal_pod_autoscaler
+        .as_ref()
+        .expect("an HPA")
+        .spec
+        .as_ref()
+        .unwrap()
+}
+
+/// The names of the HPA's metrics, as `kubectl describe hpa` lists them.
+fn metric_names(children: &Children) -> Vec<String> {
+    hpa_spec(children)
+        .metrics
+        .iter()
+        .flatten()
+        .map(|m| match (&m.resource, &m.external, &m.pods) {
+            (Some(r), _, _) => format!("Resource/{}", r.name),
+            (_, Some(e), _) => format!("External/{}", e.metric.name),
+            (_, _, Some(p)) => format!("Pods/{}", p.metric.name),
+            _ => m.type_.clone(),
+        })
+        .collect()
+}
+
+/// An External metric exactly as HPA tutorials write it.
+const DATADOG: &str = "autoscaling:
+  maxReplicas: 20
+  metrics:
+    - type: External
+      external:
+        metric:
+          name: example.http.requests
+          selector: {matchLabels: {service: web}}
+        target: {type: AverageValue, averageValue: \"100\"}
+";
+
+#[test]
+fn an_app_with_only_an_external_metric_scales_on_it_alone() {
+    let app = app_with_spec("web", &format!("{WEB}{DATADOG}"));
+    let children = render(&app);
+    assert_eq!(metric_names(&children), ["External/example.http.requests"]);
+    let external = hpa_spec(&children).metrics.as_ref().unwrap()[0]
+        .external
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        external
+            .metric
+            .selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["service"],
+        "web"
+    );
+    assert_eq!(external.target.average_value, Some(Quantity("100".into())));
+    assert!(
+        matches!(
+            source(&settings(&app, &[]), "autoscaling.targetCPUUtilizationPercentage"),
+            Source::Rule(rule) if rule.contains("no CPU metric")
+        ),
+        "explain says why there is no CPU metric"
+    );
+}
+
+#[test]
+fn a_cpu_target_the_app_states_beside_its_metrics_stays() {
+    let app = app_with_spec(
+        "web",
+        &format!("{WEB}{DATADOG}  targetCPUUtilizationPercentage: 80\n"),
+    );
+    let children = render(&app);
+    assert_eq!(
+        metric_names(&children),
+        ["Resource/cpu", "External/example.http.requests"]
+    );
+    assert_eq!(
+        hpa_spec(&children).metrics.as_ref().unwrap()[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .target
+            .average_utilization,
+        Some(80)
+    );
+}
+
+#[test]
+fn an_app_metric_replaces_a_platform_cpu_target_and_a_platform_metric_the_built_in_one() {
+    let cpu = platform_with_spec(
+        "cpu",
+        "defaults:\n  autoscaling: {targetCPUUtilizationPercentage: 60}\n",
+    );
+    let app = app_with_spec("web", &format!("{WEB}{DATADOG}"));
+    assert_eq!(
+        metric_names(&render_with(&app, std::slice::from_ref(&cpu))),
+        ["External/example.http.requests"]
+    );
+    assert_eq!(
+        metric_names(&render_with(&web(), std::slice::from_ref(&cpu))),
+        ["Resource/cpu"],
+        "nothing else said: the CPU target stays"
+    );
+
+    let memory = platform_with_spec(
+        "memory",
+        "defaults:\n  autoscaling: {targetMemoryUtilizationPercentage: 75}\n",
+    );
+    let children = render_with(&web(), std::slice::from_ref(&memory));
+    assert_eq!(metric_names(&children), ["Resource/memory"]);
+    assert_eq!(
+        hpa_spec(&children).metrics.as_ref().unwrap()[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .target
+            .average_utilization,
+        Some(75)
+    );
+    // The same layer saying both keeps both.
+    let both = platform_with_spec(
+        "both",
+        "defaults:\n  autoscaling: {targetCPUUtilizationPercentage: 60, targetMemoryUtilizationPercentage: 75}\n",
+    );
+    assert_eq!(
+        metric_names(&render_with(&web(), &[both])),
+        ["Resource/cpu", "Resource/memory"]
+    );
+}
+
+#[test]
+fn behavior_comes_per_direction_from_the_highest_layer_that_sets_it() {
+    let slow = platform_with_spec(
+        "slow",
+        "defaults:
+  autoscaling:
+    behavior:
+      scaleDown:
+        stabilizationWindowSeconds: 600
+        policies: [{type: Percent, value: 10, periodSeconds: 60}]
+",
+    );
+    let plain = render_with(&web(), std::slice::from_ref(&slow));
+    let behavior = hpa_spec(&plain)
+        .behavior
+        .as_ref()
+        .expect("the Platform's behaviour");
+    let down = behavior.scale_down.as_ref().unwrap();
+    assert_eq!(down.stabilization_window_seconds, Some(600));
+    assert_eq!(down.policies.as_ref().unwrap()[0].value, 10);
+    assert_eq!(behavior.scale_up, None, "Kubernetes' default scale-up");
+
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}autoscaling:
+  behavior:
+    scaleUp: {{stabilizationWindowSeconds: 0, selectPolicy: Max, policies: [{{type: Pods, value: 4, periodSeconds: 15}}]}}
+"
+        ),
+    );
+    let children = render_with(&app, std::slice::from_ref(&slow));
+    let behavior = hpa_spec(&children).behavior.as_ref().unwrap();
+    assert_eq!(
+        behavior
+            .scale_up
+            .as_ref()
+            .unwrap()
+            .policies
+            .as_ref()
+            .unwrap()[0]
+            .value,
+        4
+    );
+    assert_eq!(
+        behavior
+            .scale_down
+            .as_ref()
+            .unwrap()
+            .stabilization_window_seconds,
+        Some(600),
+        "the Platform's slow scale-down stays under the App's scale-up"
+    );
+    let resolved = settings(&app, &[slow]);
+    assert_eq!(
+        source(&resolved, "autoscaling.behavior.scaleUp"),
+        Source::App
+    );
+    assert_eq!(
+        source(&resolved, "autoscaling.behavior.scaleDown"),
+        Source::Platform("slow".into())
+    );
+}
