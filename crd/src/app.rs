@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerBehavior, MetricSpec};
+use k8s_openapi::api::core::v1::{Affinity, Toleration};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -222,6 +223,25 @@ pub struct AppSpec {
     /// External HTTP routing. On by default when the App has a port; `enabled: false` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
+
+    /// Node labels the pods must run on (`kubernetes.io/arch: arm64`, a spot pool's label).
+    /// Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::node_selector_rules(), "maxProperties" = 64, "additionalProperties" = crate::placement::node_selector_values()))]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Taints the pods tolerate, in the pod's own shape. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::toleration_rules()))]
+    #[schemars(length(max = 32))]
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Node and pod (anti-)affinity, in the pod's own shape. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// The PriorityClass of the pods. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "priorityClassName must name a PriorityClass: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as high-priority")))]
+    #[schemars(length(max = 253))]
+    pub priority_class_name: Option<String>,
 
     /// Extra labels for the pods (never for the selector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -95,6 +95,11 @@ pub fn defaults() -> PlatformDefaults {
             max_skew: Some(1),
             when_unsatisfiable: Some("ScheduleAnyway".into()),
         }),
+        // Anywhere the scheduler likes, at the cluster's default priority.
+        node_selector: None,
+        tolerations: None,
+        affinity: None,
+        priority_class_name: None,
         labels: Default::default(),
         annotations: Default::default(),
         config_mount_path: Some("/etc/app".into()),

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mount_path;
 pub mod names;
 pub mod namespace_selector;
+pub mod placement;
 pub mod platform;
 pub mod policy;
 pub mod quantity;

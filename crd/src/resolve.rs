@@ -17,8 +17,8 @@ use crate::rules;
 // Where callers have always found the selection and the settings types.
 pub use crate::select::{EffectivePlatform, PlatformLayer, platform_matches};
 pub use crate::settings::{
-    HpaSettings, IngressSettings, Provenance, ResourceSettings, Settings, Source, TlsSettings,
-    TopologySettings,
+    HpaSettings, IngressSettings, PlacementSettings, Provenance, ResourceSettings, Settings,
+    Source, TlsSettings, TopologySettings,
 };
 
 /// Resolves every setting of an App against its Platforms.
@@ -140,6 +140,12 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
             max_skew: r.pick(&knob!(topology_spread.max_skew)),
             when_unsatisfiable: r.pick(&knob!(topology_spread.when_unsatisfiable)),
         });
+    let placement = PlacementSettings {
+        node_selector: r.pick_optional(&knob!(node_selector)),
+        tolerations: r.pick_optional(&knob!(tolerations)),
+        affinity: r.pick_optional(&knob!(affinity)),
+        priority_class_name: r.pick_optional(&knob!(priority_class_name)),
+    };
     let labels = r.merged_map(&knob!(labels));
     let annotations = r.merged_map(&knob!(annotations));
     let config_mount_path = r.pick(&knob!(config_mount_path));
@@ -168,6 +174,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         container_security_context,
         automount_service_account_token,
         topology_spread,
+        placement,
         labels,
         annotations,
         config_mount_path,
@@ -199,6 +206,10 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
             ..IngressDefaults::default()
         }),
         config_mount_path: spec.config.as_ref().and_then(|c| c.mount_path.clone()),
+        node_selector: spec.node_selector.clone(),
+        tolerations: spec.tolerations.clone(),
+        affinity: spec.affinity.clone(),
+        priority_class_name: spec.priority_class_name.clone(),
         ..PlatformDefaults::default()
     }
 }
@@ -329,7 +340,9 @@ mod tests {
 
     /// The paths of a Platform's `defaults` that hold one knob's value each.
     fn knob_paths(value: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
-        const WHOLE_VALUES: [&str; 6] = [
+        const WHOLE_VALUES: [&str; 8] = [
+            "nodeSelector",
+            "affinity",
             "autoscaling.behavior.scaleUp",
             "autoscaling.behavior.scaleDown",
             "podSecurityContext",
@@ -380,6 +393,10 @@ mod tests {
             "labels": {"team": "web"},
             "annotations": {"owner": "sre"},
             "configMountPath": "/etc/app",
+            "nodeSelector": {"kubernetes.io/arch": "arm64"},
+            "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["web"]}]}}]}},
+            "priorityClassName": "high",
         });
         let platform = EffectivePlatform {
             layers: vec![PlatformLayer {

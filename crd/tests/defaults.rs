@@ -418,6 +418,16 @@ fn pods_run_with_the_restricted_security_context_and_a_writable_tmp() {
 }
 
 #[test]
+fn pods_go_wherever_the_scheduler_likes_at_the_default_priority() {
+    let children = render(&web());
+    let pod = pod_spec(&children);
+    assert_eq!(pod.node_selector, None);
+    assert_eq!(pod.tolerations, None);
+    assert_eq!(pod.affinity, None);
+    assert_eq!(pod.priority_class_name, None);
+}
+
+#[test]
 fn pods_spread_over_zones_and_nodes_per_replica_set() {
     let children = render(&web());
     let constraints = pod_spec(&children)

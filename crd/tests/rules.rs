@@ -796,3 +796,79 @@ fn behavior_comes_per_direction_from_the_highest_layer_that_sets_it() {
         Source::Platform("slow".into())
     );
 }
+
+#[test]
+fn placement_comes_whole_from_the_highest_layer_and_the_topology_spread_stays() {
+    let spot = platform_with_spec(
+        "spot",
+        "defaults:
+  nodeSelector: {karpenter.sh/capacity-type: spot}
+  tolerations: [{key: spot, operator: Exists, effect: NoSchedule}]
+  affinity:
+    nodeAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 50
+          preference: {matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]}
+  priorityClassName: web-default
+",
+    );
+    let plain = render_with(&web(), std::slice::from_ref(&spot));
+    let pod = pod_spec(&plain);
+    assert_eq!(
+        pod.node_selector.as_ref().unwrap()["karpenter.sh/capacity-type"],
+        "spot"
+    );
+    assert_eq!(
+        pod.tolerations.as_ref().unwrap()[0].key.as_deref(),
+        Some("spot")
+    );
+    assert!(pod.affinity.as_ref().unwrap().node_affinity.is_some());
+    assert_eq!(pod.priority_class_name.as_deref(), Some("web-default"));
+    assert_eq!(
+        pod.topology_spread_constraints.as_ref().map(Vec::len),
+        Some(2),
+        "the built-in spread combines with the Platform's placement"
+    );
+
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}nodeSelector: {{}}
+tolerations: [{{key: dedicated, operator: Equal, value: payments, effect: NoExecute, tolerationSeconds: 30}}]
+priorityClassName: payments-critical
+"
+        ),
+    );
+    let children = render_with(&app, std::slice::from_ref(&spot));
+    let pod = pod_spec(&children);
+    assert_eq!(
+        pod.node_selector,
+        Some(BTreeMap::new()),
+        "an empty nodeSelector clears the Platform's"
+    );
+    let tolerations = pod.tolerations.as_ref().unwrap();
+    assert_eq!(
+        tolerations
+            .iter()
+            .map(|t| t.key.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        ["dedicated"],
+        "the App's tolerations replace the Platform's, they are not added"
+    );
+    assert_eq!(tolerations[0].toleration_seconds, Some(30));
+    assert!(
+        pod.affinity.is_some(),
+        "what the App leaves out stays the Platform's"
+    );
+    assert_eq!(
+        pod.priority_class_name.as_deref(),
+        Some("payments-critical")
+    );
+    let resolved = settings(&app, &[spot]);
+    assert_eq!(source(&resolved, "tolerations"), Source::App);
+    assert_eq!(source(&resolved, "nodeSelector"), Source::App);
+    assert_eq!(
+        source(&resolved, "affinity"),
+        Source::Platform("spot".into())
+    );
+}
