@@ -16,6 +16,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::shutdown_margin;
 use crate::status::AppStatus;
 
 /// Probe rules shared by the App's main container and every sidecar: the two structs carry
@@ -142,6 +143,9 @@ macro_rules! probe_port_message {
     validation = Rule::new(concat!("!has(self.sidecars) || self.sidecars.all(s, self.sidecars.all(t, s.name == t.name || !has(s.ports) || !has(t.ports) || s.ports.all(p, !t.ports.exists(q, q.name == p.name || (", same_socket!("p", "q"), ")))))"))
         .message("two sidecars have a port with the same name, or the same containerPort and protocol; ports must be unique in the whole pod, so change one of them")
         .field_path(".sidecars"),
+    validation = Rule::new(concat!("!has(self.terminationGracePeriodSeconds) || self.terminationGracePeriodSeconds >= (has(self.preStopSleepSeconds) ? self.preStopSleepSeconds : 0) + ", shutdown_margin!()))
+        .message(concat!("spec.terminationGracePeriodSeconds must be at least spec.preStopSleepSeconds (0 when left out) + ", shutdown_margin!(), ": the containers need that long after the preStop sleep to finish in-flight work before they are killed; raise it or lower preStopSleepSeconds"))
+        .field_path(".terminationGracePeriodSeconds"),
     // spec.env and config.files share the ConfigMap's keys: the file would replace the variable.
     validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
         .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
@@ -223,6 +227,18 @@ pub struct AppSpec {
     /// External HTTP routing. On by default when the App has a port; `enabled: false` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
+
+    /// Seconds every container sleeps in preStop so endpoints drain before SIGTERM; 0 turns the
+    /// sleep off (for Apps no Service routes to). Default: the Platform's (built-in 10), raised
+    /// to the Platforms' `limits.minPreStopSleepSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 600", "preStopSleepSeconds must be between 0 and 600"))]
+    pub pre_stop_sleep_seconds: Option<i64>,
+    /// Seconds the pods get to stop (queue workers need more than a web server). At least the
+    /// preStop sleep plus 20: a lower value from a layer below the App's preStop is raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 3600", "terminationGracePeriodSeconds must be between 0 and 3600"))]
+    pub termination_grace_period_seconds: Option<i64>,
 
     /// Node labels the pods must run on (`kubernetes.io/arch: arm64`, a spot pool's label).
     /// Replaces the Platform's value as a whole.

@@ -206,6 +206,8 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
             ..IngressDefaults::default()
         }),
         config_mount_path: spec.config.as_ref().and_then(|c| c.mount_path.clone()),
+        pre_stop_sleep_seconds: spec.pre_stop_sleep_seconds,
+        termination_grace_period_seconds: spec.termination_grace_period_seconds,
         node_selector: spec.node_selector.clone(),
         tolerations: spec.tolerations.clone(),
         affinity: spec.affinity.clone(),

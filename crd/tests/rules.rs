@@ -872,3 +872,36 @@ priorityClassName: payments-critical
         Source::Platform("spot".into())
     );
 }
+
+#[test]
+fn an_app_sets_its_own_grace_period_and_can_turn_the_pre_stop_sleep_off() {
+    let worker = app_with_spec(
+        "worker",
+        "image: registry.example.com/worker:1.0\npreStopSleepSeconds: 0\nterminationGracePeriodSeconds: 300\n",
+    );
+    let children = render(&worker);
+    assert_eq!(grace(&children), 300);
+    assert!(
+        containers(&children).iter().all(|c| c.lifecycle.is_none()),
+        "no preStop sleep at all"
+    );
+    let resolved = settings(&worker, &[]);
+    assert_eq!(
+        source(&resolved, "terminationGracePeriodSeconds"),
+        Source::App
+    );
+    assert_eq!(source(&resolved, "preStopSleepSeconds"), Source::App);
+
+    // A grace period from the App below a Platform's longer preStop sleep is still raised.
+    let long = platform_with_spec("long", "defaults:\n  preStopSleepSeconds: 45\n");
+    let app = app_with_spec("web", &format!("{WEB}terminationGracePeriodSeconds: 30\n"));
+    let children = render_with(&app, std::slice::from_ref(&long));
+    assert_eq!(grace(&children), 65);
+    assert_eq!(pre_stop_seconds(main_container(&children)), 45);
+
+    // The Platforms' minimum preStop sleep holds over an App that turns it off.
+    let floor = platform_with_spec("floor", "limits:\n  minPreStopSleepSeconds: 5\n");
+    let children = render_with(&worker, &[floor]);
+    assert_eq!(pre_stop_seconds(main_container(&children)), 5);
+    assert_eq!(grace(&children), 300);
+}
