@@ -181,6 +181,9 @@ fn expected_cluster_rules() -> BTreeMap<(&'static str, &'static str), BTreeSet<&
         rules.insert((kind.group(), kind.plural()), child.into());
     }
     rules.insert(("events.k8s.io", "events"), ["create", "patch"].into());
+    // Read through label-filtered caches only, to tell why new pods do not start.
+    rules.insert(("", "pods"), ["list", "watch"].into());
+    rules.insert(("apps", "replicasets"), ["list", "watch"].into());
     rules
 }
 
