@@ -10,10 +10,13 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerBehavior, MetricSpec};
+use k8s_openapi::api::core::v1::{Affinity, Toleration};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::shutdown_margin;
 use crate::status::AppStatus;
 
 /// Probe rules shared by the App's main container and every sidecar: the two structs carry
@@ -140,6 +143,9 @@ macro_rules! probe_port_message {
     validation = Rule::new(concat!("!has(self.sidecars) || self.sidecars.all(s, self.sidecars.all(t, s.name == t.name || !has(s.ports) || !has(t.ports) || s.ports.all(p, !t.ports.exists(q, q.name == p.name || (", same_socket!("p", "q"), ")))))"))
         .message("two sidecars have a port with the same name, or the same containerPort and protocol; ports must be unique in the whole pod, so change one of them")
         .field_path(".sidecars"),
+    validation = Rule::new(concat!("!has(self.terminationGracePeriodSeconds) || self.terminationGracePeriodSeconds >= (has(self.preStopSleepSeconds) ? self.preStopSleepSeconds : 0) + ", shutdown_margin!()))
+        .message(concat!("spec.terminationGracePeriodSeconds must be at least spec.preStopSleepSeconds (0 when left out) + ", shutdown_margin!(), ": the containers need that long after the preStop sleep to finish in-flight work before they are killed; raise it or lower preStopSleepSeconds"))
+        .field_path(".terminationGracePeriodSeconds"),
     // spec.env and config.files share the ConfigMap's keys: the file would replace the variable.
     validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
         .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
@@ -222,6 +228,37 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
 
+    /// Seconds every container sleeps in preStop so endpoints drain before SIGTERM; 0 turns the
+    /// sleep off (for Apps no Service routes to). Default: the Platform's (built-in 10), raised
+    /// to the Platforms' `limits.minPreStopSleepSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 600", "preStopSleepSeconds must be between 0 and 600"))]
+    pub pre_stop_sleep_seconds: Option<i64>,
+    /// Seconds the pods get to stop (queue workers need more than a web server). At least the
+    /// preStop sleep plus 20: a lower value from a layer below the App's preStop is raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 3600", "terminationGracePeriodSeconds must be between 0 and 3600"))]
+    pub termination_grace_period_seconds: Option<i64>,
+
+    /// Node labels the pods must run on (`kubernetes.io/arch: arm64`, a spot pool's label).
+    /// Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::node_selector_rules(), "maxProperties" = 64, "additionalProperties" = crate::placement::node_selector_values()))]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Taints the pods tolerate, in the pod's own shape. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::toleration_rules()))]
+    #[schemars(length(max = 32))]
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Node and pod (anti-)affinity, in the pod's own shape. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// The PriorityClass of the pods. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "priorityClassName must name a PriorityClass: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as high-priority")))]
+    #[schemars(length(max = 253))]
+    pub priority_class_name: Option<String>,
+
     /// Extra labels for the pods (never for the selector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::all([
@@ -285,11 +322,19 @@ impl Protocol {
     }
 }
 
-/// CPU-based horizontal autoscaling.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
-    .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
-    .field_path(".minReplicas"))]
+/// Horizontal autoscaling: on CPU by default, on memory and on any HPA v2 metric when asked.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(
+    validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
+        .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
+        .field_path(".minReplicas"),
+    validation = Rule::new("!has(self.metrics) || !has(self.targetCPUUtilizationPercentage) || !self.metrics.exists(m, has(m.resource) && m.resource.name == 'cpu')")
+        .message("autoscaling.metrics has a cpu Resource metric and targetCPUUtilizationPercentage is set too: the HPA would get two CPU targets; keep one of them")
+        .field_path(".metrics"),
+    validation = Rule::new("!has(self.metrics) || !has(self.targetMemoryUtilizationPercentage) || !self.metrics.exists(m, has(m.resource) && m.resource.name == 'memory')")
+        .message("autoscaling.metrics has a memory Resource metric and targetMemoryUtilizationPercentage is set too: the HPA would get two memory targets; keep one of them")
+        .field_path(".metrics"),
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Autoscaling {
     /// Set to false to run a fixed number of replicas instead.
@@ -306,6 +351,25 @@ pub struct Autoscaling {
     #[x_kube(validation = ("self >= 1 && self <= 100", "targetCPUUtilizationPercentage must be between 1 and 100"))]
     #[serde(rename = "targetCPUUtilizationPercentage")]
     pub target_cpu_utilization_percentage: Option<i32>,
+    /// Average memory utilisation (percent of the request) the autoscaler aims for. No memory
+    /// metric unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "targetMemoryUtilizationPercentage must be between 1 and 100"))]
+    #[serde(rename = "targetMemoryUtilizationPercentage")]
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// Extra metrics in the HorizontalPodAutoscaler's own (autoscaling/v2) shape: `Pods`,
+    /// `Object`, `External`, `ContainerResource` or `Resource`. Given by a layer above the one
+    /// that set `targetCPUUtilizationPercentage` (an App's metrics over the built-in 70%), they
+    /// replace the CPU target instead of adding to it. The list is taken as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::metrics::metric_rules()))]
+    #[schemars(length(max = 10))]
+    pub metrics: Option<Vec<MetricSpec>>,
+    /// Scale-up and scale-down rules in the HorizontalPodAutoscaler's own shape. Each direction
+    /// is taken as a whole from the highest layer that sets it. Built-in: Kubernetes' defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::metrics::behavior_rules()))]
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 /// CPU and memory as Kubernetes quantities (`100m`, `0.5`, `128Mi`, `1Gi`).

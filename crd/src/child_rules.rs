@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::autoscaling::v2::MetricSpec;
+
 use crate::app::AppSpec;
 use crate::error::FieldError;
 use crate::image::ImageRef;
@@ -60,6 +62,12 @@ pub fn check(spec: &AppSpec, settings: &Settings) -> Vec<FieldError> {
     errors.extend(rollout_deadline(settings, &source));
     errors.extend(metadata(spec, settings, &source));
     errors.extend(config_size(spec));
+    if let Some(hpa) = &settings.autoscaling {
+        errors.extend(metric_quantities(
+            &hpa.metrics,
+            &source("autoscaling.metrics"),
+        ));
+    }
     if spec.config.as_ref().is_some_and(|c| !c.files.is_empty()) {
         errors.extend(
             mount_path::problem(&settings.config_mount_path).map(|problem| {
@@ -76,6 +84,43 @@ pub fn check(spec: &AppSpec, settings: &Settings) -> Vec<FieldError> {
         );
     }
     errors
+}
+
+/// Target values of extra metrics that are no Kubernetes quantity: the HPA's schema (and so
+/// the App's) takes any string there, the HPA's validation does not.
+fn metric_quantities(metrics: &[MetricSpec], source: &str) -> Vec<FieldError> {
+    let targets = metrics.iter().enumerate().flat_map(|(i, m)| {
+        [
+            ("resource", m.resource.as_ref().map(|s| &s.target)),
+            (
+                "containerResource",
+                m.container_resource.as_ref().map(|s| &s.target),
+            ),
+            ("pods", m.pods.as_ref().map(|s| &s.target)),
+            ("object", m.object.as_ref().map(|s| &s.target)),
+            ("external", m.external.as_ref().map(|s| &s.target)),
+        ]
+        .into_iter()
+        .filter_map(move |(kind, target)| Some((format!("{i}].{kind}"), target?)))
+    });
+    targets
+        .flat_map(|(at, target)| {
+            [("value", &target.value), ("averageValue", &target.average_value)]
+                .into_iter()
+                .filter_map(move |(name, value)| {
+                    let value = value.as_ref()?;
+                    (!quantity::is_valid(&value.0)).then(|| {
+                        FieldError::new(
+                            format!("spec.autoscaling.metrics[{at}.target.{name}"),
+                            format!(
+                                "{:?} ({source}) is not a Kubernetes quantity; write a number such as 100, 0.5 or 2k",
+                                value.0
+                            ),
+                        )
+                    })
+                })
+        })
+        .collect()
 }
 
 /// A namespace Kubernetes could not create (a file's `metadata.namespace`, `--namespace`).

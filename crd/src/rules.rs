@@ -44,6 +44,31 @@ pub fn min_replicas_within_max(
     })
 }
 
+/// The CPU target, unless a memory target or extra metrics set by a higher layer replace it:
+/// an App that names the metrics it scales on (an External queue length, say) scales on those
+/// alone instead of also on the built-in 70% CPU. A layer that sets both keeps both.
+pub fn cpu_target_unless_replaced<'k>(
+    r: &mut Resolver<'_>,
+    cpu_key: &str,
+    target_cpu: i32,
+    replacing: impl IntoIterator<Item = &'k str>,
+) -> Option<i32> {
+    let cpu_rank = r.layer_rank(cpu_key);
+    let Some(by) = replacing
+        .into_iter()
+        .filter(|key| r.layer_rank(key) > cpu_rank)
+        .max_by_key(|key| r.layer_rank(key))
+    else {
+        return Some(target_cpu);
+    };
+    let rule = format!(
+        "no CPU metric: {by} ({}) replaces the CPU target of a lower layer; set targetCPUUtilizationPercentage beside it to keep one",
+        r.source_of(by)
+    );
+    r.record(cpu_key, &None::<i32>, Source::Rule(rule));
+    None
+}
+
 /// The preStop sleep, raised to the highest `limits.minPreStopSleepSeconds` of the Platforms.
 pub fn pre_stop_sleep_floor(
     r: &mut Resolver<'_>,

@@ -319,6 +319,10 @@ fn autoscaling_runs_2_to_10_pods_at_70_percent_cpu_and_leaves_replicas_to_the_hp
     assert_eq!(resource.target.type_, "Utilization");
     assert_eq!(resource.target.average_utilization, Some(70));
     assert_eq!(
+        hpa.behavior, None,
+        "Kubernetes' own scale-up and scale-down"
+    );
+    assert_eq!(
         children.deployment.spec.as_ref().unwrap().replicas,
         None,
         "spec.replicas belongs to the HPA"
@@ -411,6 +415,16 @@ fn pods_run_with_the_restricted_security_context_and_a_writable_tmp() {
         assert_eq!(tmp_mount.name, "tmp");
         assert_ne!(tmp_mount.read_only, Some(true), "/tmp must stay writable");
     }
+}
+
+#[test]
+fn pods_go_wherever_the_scheduler_likes_at_the_default_priority() {
+    let children = render(&web());
+    let pod = pod_spec(&children);
+    assert_eq!(pod.node_selector, None);
+    assert_eq!(pod.tolerations, None);
+    assert_eq!(pod.affinity, None);
+    assert_eq!(pod.priority_class_name, None);
 }
 
 #[test]

@@ -155,6 +155,7 @@ fn scaling() -> impl Strategy<Value = (Option<i32>, Option<Autoscaling>)> {
                         min_replicas: min,
                         max_replicas: max,
                         target_cpu_utilization_percentage: target,
+                        ..Default::default()
                     }),
                 )
             }),
@@ -350,7 +351,7 @@ fn platform_defaults() -> impl Strategy<Value = PlatformDefaults> {
                     enabled,
                     min_replicas,
                     max_replicas,
-                    target_cpu_utilization_percentage: None,
+                    ..Default::default()
                 }),
                 pre_stop_sleep_seconds: pre_stop,
                 termination_grace_period_seconds: grace,

@@ -188,6 +188,10 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         security_context: Some(settings.pod_security_context.clone()),
         automount_service_account_token: Some(settings.automount_service_account_token),
         termination_grace_period_seconds: Some(settings.termination_grace_period_seconds),
+        node_selector: settings.placement.node_selector.clone(),
+        tolerations: settings.placement.tolerations.clone(),
+        affinity: settings.placement.affinity.clone(),
+        priority_class_name: settings.placement.priority_class_name.clone(),
         topology_spread_constraints: settings.topology_spread.as_ref().map(|t| {
             t.topology_keys
                 .iter()
