@@ -287,6 +287,9 @@ prop_compose! {
             command: None, args: None,
             readiness_probe, liveness_probe, startup_probe,
             sidecars, config, secrets, ingress, pod_labels, pod_annotations,
+            // Generated Apps leave pod placement and drain timing to the Platforms.
+            pre_stop_sleep_seconds: None, termination_grace_period_seconds: None,
+            node_selector: None, tolerations: None, affinity: None, priority_class_name: None,
         };
         let mut app = App::new(&name, spec);
         app.metadata.namespace = Some(namespace);
