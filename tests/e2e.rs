@@ -7,31 +7,42 @@
 //! credentials instead), works in a namespace of its own and deletes what it made.
 //!
 //! Only what the control plane does is asserted, never that pods run, so a cluster without
-//! nodes will do. Garbage collection needs kube-controller-manager.
+//! nodes will do: where pods must fail, the test writes their status through `pods/status`
+//! as the kubelet or the scheduler would (`kubelet` in the kit), on pods no node runs.
+//! Garbage collection needs kube-controller-manager.
 //!
 //! The operator under test is the `baseplate` binary Cargo built for the same profile
 //! (`make e2e` builds it first), or the one named in `BASEPLATE_BIN`; the kit in `src/`
 //! (package `baseplate-tests`) starts it.
 
+// More tests, one file per capability, beside this one.
+#[path = "e2e/platform_diff.rs"]
+mod platform_diff;
+
 use std::collections::BTreeMap;
 
-use anyhow::ensure;
-use baseplate_crd::app::{Autoscaling, IngressSpec, Port, Probe, Secrets};
+use anyhow::{Context as _, ensure};
+use baseplate_crd::app::{Autoscaling, IngressSpec, Port, Probe, Resources, Secrets};
 use baseplate_crd::platform::{PlatformDefaults, PlatformSpec};
 use baseplate_crd::{App, AppSpec, Platform};
 use baseplate_tests::Result;
-use baseplate_tests::checks::{applied_fields, check_condition, condition};
-use baseplate_tests::env::{Env, GARBAGE_COLLECTION, MANAGER, OPERATOR, REACT};
+use baseplate_tests::checks::{applied_fields, check_condition, check_not_degraded, condition};
+use baseplate_tests::env::{Env, GARBAGE_COLLECTION, MANAGER, OPERATOR, REACT, children_in};
 use baseplate_tests::fixtures::{SEVEN_KINDS, child_names, reference_spec};
+use baseplate_tests::kubelet::{
+    scheduler_message, unscheduled_pods, write_container_statuses, write_unschedulable,
+};
 use baseplate_tests::namespace::DeleteOnDrop;
+use baseplate_tests::table::{self, cases::Where};
 use baseplate_tests::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -83,7 +94,7 @@ async fn reference_app_gets_seven_children_with_the_builtin_defaults() -> Result
     let mut listed = status.children.clone();
     listed.sort();
     assert_eq!(listed, child_names(APP, &SEVEN_KINDS), "status.children");
-    check_condition(&app, "Degraded", "False", None)?;
+    check_not_degraded(&app)?;
     ensure!(condition(&app, "Ready").is_some() && condition(&app, "Progressing").is_some());
 
     // Zero-downtime rollouts and graceful shutdown.
@@ -535,7 +546,7 @@ async fn supplied_secrets_are_waited_for_and_secret_values_are_kept() -> Result 
         .await?;
     eventually("the WaitingForSecret condition clears", REACT, async || {
         let app = env.app(APP).await?;
-        check_condition(&app, "Degraded", "False", None)
+        check_not_degraded(&app)
     })
     .await?;
 
@@ -565,6 +576,366 @@ async fn supplied_secrets_are_waited_for_and_secret_values_are_kept() -> Result 
         Some(&session_key),
         "generated once"
     );
-    check_condition(&env.app(APP).await?, "Degraded", "False", None)?;
+    check_not_degraded(&env.app(APP).await?)?;
     Ok(())
+}
+
+/// How soon the App must tell what the kubelet or the scheduler reported (the issue: "within
+/// about 30 s").
+const TELL: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[tokio::test]
+#[ignore = "needs a cluster: BASEPLATE_E2E=1 make e2e"]
+async fn pods_that_cannot_start_are_explained_in_the_apps_status() -> Result {
+    let Some(env) = Env::start("pods").await? else {
+        return Ok(());
+    };
+    // More cpu than any node has: the pods stay unscheduled, so nothing but this test (as
+    // kubelet) and the scheduler writes their status.
+    let mut spec = reference_spec()?;
+    spec.replicas = Some(1);
+    spec.resources = Some(Resources {
+        cpu: Some("1000".into()),
+        ..Default::default()
+    });
+    env.apply_app(APP, spec).await?;
+    let pods = env.api::<Pod>();
+    let pod = unscheduled_pods(&env, APP, 1).await?.remove(0);
+    let requested = pod.spec.as_ref().unwrap().containers[0]
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("cpu"))
+        .map(|q| q.0.clone())
+        .unwrap_or_default();
+
+    // Unschedulable: the scheduler's words (this test's where no scheduler runs) and the
+    // request that did not fit.
+    if scheduler_message(&pods.get(&pod.name_any()).await?).is_none() {
+        write_unschedulable(&pods, &pod, "0/2 nodes are available: 2 Insufficient cpu.").await?;
+    }
+    eventually("the App says no node can run the pods", TELL, async || {
+        let said = scheduler_message(&pods.get(&pod.name_any()).await?).unwrap_or_default();
+        let app = env.app(APP).await?;
+        check_condition(&app, "Ready", "False", Some("Unschedulable"))?;
+        check_condition(&app, "Degraded", "True", Some("Unschedulable"))?;
+        let message = &condition(&app, "Ready").unwrap().message;
+        ensure!(
+            message.contains(said.trim()) && message.contains(&format!("app: cpu {requested}")),
+            "message: {message}; the scheduler said {said:?}"
+        );
+        Ok(())
+    })
+    .await?;
+
+    // An image that cannot be pulled.
+    let pull_error = json!([{
+        "name": "app", "image": "nginx:1.14", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ErrImagePull", "message": "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/nginx:1.14\": docker.io/library/nginx:1.14: not found"}}
+    }]);
+    write_container_statuses(&pods, &pod, pull_error).await?;
+    eventually(
+        "the App says the image cannot be pulled",
+        TELL,
+        async || {
+            let app = env.app(APP).await?;
+            check_condition(&app, "Ready", "False", Some("ImagePullFailed"))?;
+            let message = &condition(&app, "Ready").unwrap().message;
+            ensure!(
+                message.contains("cannot pull image nginx:1.14")
+                    && message.contains("does not exist: check spec.image"),
+                "message: {message}"
+            );
+            Ok(())
+        },
+    )
+    .await?;
+
+    // A crash loop; then the kubelet retries, and nothing more is written or told.
+    let crashing = |restarts: u32| {
+        json!([{
+            "name": "app", "image": "nginx:1.14", "imageID": "docker.io/library/nginx@sha256:0", "ready": false, "restartCount": restarts,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container=app pod={}", 10 * restarts, pod.name_any())}},
+            "lastState": {"terminated": {"exitCode": 3, "reason": "Error", "message": "DATABASE_URL is not set"}}
+        }])
+    };
+    write_container_statuses(&pods, &pod, crashing(1)).await?;
+    let settled = eventually("the App says the container crashes", TELL, async || {
+        let app = env.app(APP).await?;
+        check_condition(&app, "Ready", "False", Some("CrashLooping"))?;
+        let message = &condition(&app, "Ready").unwrap().message;
+        ensure!(
+            message.contains("container app exits with code 3")
+                && message.contains("DATABASE_URL is not set"),
+            "message: {message}"
+        );
+        Ok(app)
+    })
+    .await?;
+    for restarts in 2..5 {
+        write_container_statuses(&pods, &pod, crashing(restarts)).await?;
+    }
+    // Time for the operator to have seen them all (it reacts within a second or two).
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let after = env.app(APP).await?;
+    assert_eq!(
+        after.metadata.resource_version, settled.metadata.resource_version,
+        "the retries rewrote the App's status"
+    );
+    let mut told: Vec<String> = env
+        .events(APP)
+        .await?
+        .into_iter()
+        .map(|(reason, _)| reason)
+        .filter(|r| ["Unschedulable", "ImagePullFailed", "CrashLooping"].contains(&r.as_str()))
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        ["CrashLooping", "ImagePullFailed", "Unschedulable"],
+        "one event per cause"
+    );
+
+    // The containers gone again: the cause that is left is the scheduler's.
+    write_container_statuses(&pods, &pod, serde_json::Value::Null).await?;
+    eventually("the crash loop clears", TELL, async || {
+        let app = env.app(APP).await?;
+        check_condition(&app, "Ready", "False", Some("Unschedulable"))
+    })
+    .await?;
+    Ok(())
+}
+
+/// The whole invalid table (`crd/tests/data/invalid.yaml`) against the API server and the
+/// running operator: each admission case is refused by the API server naming its field, and
+/// each status case is stored, then reported by the operator with its reason and every error
+/// the offline check gives, while the children of the App's valid version stay exactly as
+/// they were. A disagreement with the offline verdict is a parity bug.
+#[tokio::test]
+#[ignore = "needs a cluster: BASEPLATE_E2E=1 make e2e"]
+async fn the_invalid_table_is_refused_at_admission_or_reported_by_the_operator() -> Result {
+    let Some(env) = Env::start("table").await? else {
+        return Ok(());
+    };
+    let cases = table::cases::all();
+    let mut failures = Vec::new();
+    let mut platforms = Vec::new();
+    for (i, case) in cases
+        .iter()
+        .filter(|c| c.refused == Where::Admission)
+        .enumerate()
+    {
+        let mut object = table::to_json(&case.document())?;
+        if object["kind"] == "App" {
+            object["metadata"]["namespace"] = json!(env.namespace);
+        } else {
+            let name = format!("{}-{i}", env.namespace);
+            object["metadata"]["name"] = json!(name);
+            platforms.push(DeleteOnDrop::<Platform>::new(&name));
+        }
+        let field = &case.errors[0].field;
+        match table::apply(&env.client, MANAGER, &object).await {
+            Ok(()) => failures.push(format!(
+                "{}: the API server accepted it; offline it is refused on {field}",
+                case.name
+            )),
+            Err(kube::Error::Api(status)) if table::names_field(&status.message, field) => {}
+            Err(kube::Error::Api(status)) => failures.push(format!(
+                "{}: refused ({}), but not naming {field}: {}",
+                case.name, status.code, status.message
+            )),
+            Err(other) => return Err(other.into()),
+        }
+    }
+
+    // The status cases run side by side, each in a namespace of its own (the waits are not
+    // `Send`, hence a local set on the test's own thread).
+    let status_cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| c.refused == Where::Status)
+        .collect();
+    let local = tokio::task::LocalSet::new();
+    let outcomes = local
+        .run_until(async {
+            let mut running = tokio::task::JoinSet::new();
+            for (i, case) in status_cases.into_iter().enumerate() {
+                let client = env.client.clone();
+                let namespace = format!("{}-s{i}", env.namespace);
+                running.spawn_local(async move {
+                    let name = case.name.clone();
+                    status_case(client, namespace, case)
+                        .await
+                        .map_err(|e| format!("{name}: {e:#}"))
+                });
+            }
+            running.join_all().await
+        })
+        .await;
+    failures.extend(outcomes.into_iter().filter_map(|outcome| outcome.err()));
+    drop(platforms);
+    ensure!(
+        failures.is_empty(),
+        "{} cases disagree with the offline verdict:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// One status case in a namespace of its own: the App's valid version gets its children, then
+/// the case's Platforms (selecting only that namespace) and the invalid version are applied.
+async fn status_case(client: kube::Client, namespace: String, case: table::cases::Case) -> Result {
+    use baseplate_tests::namespace::create_temporary_namespace;
+    use table::cases::{APP, Reason};
+
+    let _namespace = create_temporary_namespace(
+        &client,
+        &namespace,
+        BTreeMap::from([("baseplate-e2e".into(), "true".into())]),
+    )
+    .await?;
+    let apps: Api<App> = Api::namespaced(client.clone(), &namespace);
+    let valid = json!({
+        "apiVersion": "baseplate.dev/v1alpha1", "kind": "App",
+        "metadata": {"name": APP, "namespace": namespace},
+        "spec": {"image": "nginx:1.27", "ports": [{"name": "http", "containerPort": 8080}]},
+    });
+    table::apply(&client, MANAGER, &valid).await?;
+    eventually("the valid App's children", REACT, async || {
+        let app = apps.get(APP).await?;
+        let observed = app.status.as_ref().and_then(|s| s.observed_generation);
+        ensure!(
+            observed.is_some() && observed == app.metadata.generation,
+            "not reconciled yet"
+        );
+        let found = children_in(&client, &namespace, APP).await?;
+        ensure!(
+            found.len() == SEVEN_KINDS.len(),
+            "children {:?}",
+            found.keys()
+        );
+        Ok(())
+    })
+    .await?;
+
+    let mut expected: Vec<(String, String)> = case
+        .errors
+        .iter()
+        .map(|e| (e.field.clone(), e.message.clone()))
+        .collect();
+    let mut platforms = Vec::new();
+    for (short, document) in case.platform_documents() {
+        let name = format!("{namespace}-{short}");
+        let mut object = table::to_json(&document)?;
+        object["metadata"]["name"] = json!(name);
+        object["spec"]["namespaceSelector"] =
+            json!({"matchLabels": {"kubernetes.io/metadata.name": namespace}});
+        platforms.push(DeleteOnDrop::<Platform>::new(&name));
+        table::apply(&client, MANAGER, &object)
+            .await
+            .with_context(|| {
+                format!("the API server refuses Platform {short}, which passes offline")
+            })?;
+        for (_, message) in &mut expected {
+            *message = message.replace(&format!("platform/{short}"), &format!("platform/{name}"));
+        }
+    }
+    // A Platform may change the valid App's children (a new default) or refuse it already (a
+    // clash it makes alone): what must stay is what the operator made of it with the Platforms.
+    if !platforms.is_empty() {
+        let names: Vec<String> = case
+            .platform_documents()
+            .into_iter()
+            .map(|(short, _)| format!("{namespace}-{short}"))
+            .collect();
+        eventually("the Platforms reach the valid App", REACT, async || {
+            let app = apps.get(APP).await?;
+            let listed = app
+                .status
+                .as_ref()
+                .map(|s| s.platforms.clone())
+                .unwrap_or_default();
+            let refused = check_condition(&app, "Degraded", "True", None).is_ok();
+            ensure!(refused || listed == names, "status.platforms {listed:?}");
+            Ok(())
+        })
+        .await?;
+    }
+    let before = settled_children(&client, &namespace).await?;
+    let mut invalid = table::to_json(&case.document())?;
+    invalid["metadata"]["namespace"] = json!(namespace);
+    table::apply(&client, MANAGER, &invalid)
+        .await
+        .context("the API server refuses the App, which passes admission offline")?;
+
+    let reason = match case.reason {
+        Reason::InvalidSpec => "InvalidSpec",
+        Reason::PolicyViolation => "PolicyViolation",
+    };
+    eventually("the operator reports the App", REACT, async || {
+        let app = apps.get(APP).await?;
+        let observed = app.status.as_ref().and_then(|s| s.observed_generation);
+        ensure!(observed == app.metadata.generation, "not reconciled yet");
+        check_condition(&app, "Degraded", "True", Some(reason))?;
+        let message = &condition(&app, "Degraded").unwrap().message;
+        for (field, fragment) in &expected {
+            ensure!(
+                message.contains(&format!("{field}: ")) && message.contains(fragment.as_str()),
+                "the message does not name {field} with {fragment:?}: {message}"
+            );
+        }
+        Ok(())
+    })
+    .await?;
+    // Others write to the children too (the Deployment's status, the HPA its replicas), so what
+    // must not change is what Baseplate wrote: its apply's time and fields.
+    let after = children_in(&client, &namespace, APP).await?;
+    for (child, meta) in &before {
+        let now = after
+            .get(child)
+            .with_context(|| format!("{child} was deleted"))?;
+        ensure!(
+            written_by_the_operator(now) == written_by_the_operator(meta),
+            "{child} changed while the App was invalid"
+        );
+    }
+    Ok(())
+}
+
+/// The App's children once the operator has stopped writing them: it may write a child again
+/// after its first reconcile (the replica count handed over to the HPA, say).
+async fn settled_children(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<BTreeMap<String, ObjectMeta>> {
+    use table::cases::APP;
+    let written = |found: &BTreeMap<String, ObjectMeta>| -> Vec<_> {
+        found.values().map(written_by_the_operator).collect()
+    };
+    eventually(
+        "the operator stops writing the children",
+        REACT,
+        async || {
+            let first = children_in(client, namespace, APP).await?;
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let second = children_in(client, namespace, APP).await?;
+            ensure!(written(&first) == written(&second), "still being written");
+            Ok(second)
+        },
+    )
+    .await
+}
+
+/// The operator's last apply to a child: its time and fields. (Not the generation: the HPA
+/// changes the Deployment's replicas.)
+fn written_by_the_operator(meta: &ObjectMeta) -> (Option<String>, serde_json::Value) {
+    let entry = meta.managed_fields.iter().flatten().find(|m| {
+        m.manager.as_deref() == Some(OPERATOR) && m.operation.as_deref() == Some("Apply")
+    });
+    (
+        entry
+            .and_then(|m| m.time.as_ref())
+            .map(|t| format!("{t:?}")),
+        applied_fields(meta, OPERATOR),
+    )
 }

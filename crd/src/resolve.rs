@@ -4,9 +4,11 @@
 //! Every resolved value records where it came from, so `baseplate render --explain` and the
 //! App's status can say which layer set what.
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use kube::ResourceExt;
 
 use crate::app::{App, AppSpec, Autoscaling, CronJobEntry, Probe, Resources};
+use crate::child_rules;
 use crate::error::{FieldError, RenderError};
 use crate::layering::{Knob, Resolver, knob};
 use crate::platform::{CronJobDefaults, IngressDefaults, MigrateDefaults, PlatformDefaults};
@@ -15,8 +17,9 @@ use crate::rules;
 // Where callers have always found the selection and the settings types.
 pub use crate::select::{EffectivePlatform, PlatformLayer, platform_matches};
 pub use crate::settings::{
-    CronJobSettings, HpaSettings, IngressSettings, JobSettings, MigrationSettings, Provenance,
-    ResourceSettings, Settings, Source, TlsSettings, TopologySettings,
+    CronJobSettings, HpaSettings, IngressSettings, JobSettings, MigrationSettings,
+    PlacementSettings, Provenance, ResourceSettings, Settings, Source, TlsSettings,
+    TopologySettings,
 };
 
 /// Resolves every setting of an App against its Platforms.
@@ -37,12 +40,42 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     let autoscaling = (workload && r.pick(&knob!(autoscaling.enabled))).then(|| {
         let min = knob!(autoscaling.min_replicas);
         let max = knob!(autoscaling.max_replicas);
+        let cpu = knob!(
+            autoscaling.target_cpu_utilization_percentage as "targetCPUUtilizationPercentage"
+        );
+        let target_cpu = r.pick(&cpu);
+        let memory = knob!(
+            autoscaling.target_memory_utilization_percentage
+                as "targetMemoryUtilizationPercentage"
+        );
+        let target_memory = r.pick_optional(&memory);
+        let metrics_knob = knob!(autoscaling.metrics);
+        let metrics = r.pick_optional(&metrics_knob).unwrap_or_default();
+        let replacing = [
+            target_memory.is_some().then_some(memory.key.as_str()),
+            (!metrics.is_empty()).then_some(metrics_knob.key.as_str()),
+        ];
+        let target_cpu = rules::cpu_target_unless_replaced(
+            &mut r,
+            &cpu.key,
+            target_cpu,
+            replacing.into_iter().flatten(),
+        );
+        let scale_up = r.pick_optional(&knob!(autoscaling.behavior.scale_up));
+        let scale_down = r.pick_optional(&knob!(autoscaling.behavior.scale_down));
+        let behavior = (scale_up.is_some() || scale_down.is_some()).then_some(
+            HorizontalPodAutoscalerBehavior {
+                scale_up,
+                scale_down,
+            },
+        );
         let hpa = HpaSettings {
             min_replicas: r.pick(&min),
             max_replicas: r.pick(&max),
-            target_cpu_utilization_percentage: r.pick(&knob!(
-                autoscaling.target_cpu_utilization_percentage as "targetCPUUtilizationPercentage"
-            )),
+            target_cpu_utilization_percentage: target_cpu,
+            target_memory_utilization_percentage: target_memory,
+            metrics,
+            behavior,
         };
         errors.extend(rules::min_replicas_within_max(&r, &hpa, &min.key, &max.key));
         hpa
@@ -113,6 +146,12 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
             max_skew: r.pick(&knob!(topology_spread.max_skew)),
             when_unsatisfiable: r.pick(&knob!(topology_spread.when_unsatisfiable)),
         });
+    let placement = PlacementSettings {
+        node_selector: r.pick_optional(&knob!(node_selector)),
+        tolerations: r.pick_optional(&knob!(tolerations)),
+        affinity: r.pick_optional(&knob!(affinity)),
+        priority_class_name: r.pick_optional(&knob!(priority_class_name)),
+    };
     let labels = r.merged_map(&knob!(labels));
     let annotations = r.merged_map(&knob!(annotations));
     let config_mount_path = r.pick(&knob!(config_mount_path));
@@ -132,7 +171,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     if !errors.is_empty() {
         return Err(RenderError::InvalidSpec(errors));
     }
-    Ok(Settings {
+    let settings = Settings {
         name,
         namespace,
         autoscaling,
@@ -153,6 +192,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         container_security_context,
         automount_service_account_token,
         topology_spread,
+        placement,
         labels,
         annotations,
         config_mount_path,
@@ -161,7 +201,12 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         batch_only: !workload,
         provenance: r.into_provenance(),
         platforms: platform.names(),
-    })
+    };
+    let errors = child_rules::check(spec, &settings);
+    if !errors.is_empty() {
+        return Err(RenderError::InvalidSpec(errors));
+    }
+    Ok(settings)
 }
 
 /// What the App sets itself, as the top layer: the knobs an App has a field for. Container
@@ -182,6 +227,12 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
             ..IngressDefaults::default()
         }),
         config_mount_path: spec.config.as_ref().and_then(|c| c.mount_path.clone()),
+        pre_stop_sleep_seconds: spec.pre_stop_sleep_seconds,
+        termination_grace_period_seconds: spec.termination_grace_period_seconds,
+        node_selector: spec.node_selector.clone(),
+        tolerations: spec.tolerations.clone(),
+        affinity: spec.affinity.clone(),
+        priority_class_name: spec.priority_class_name.clone(),
         migrate: spec.migrate.as_ref().map(|m| MigrateDefaults {
             timeout_seconds: m.timeout_seconds,
             backoff_limit: m.backoff_limit,
@@ -286,8 +337,8 @@ fn within<G>(scope: Option<&str>, knob: Knob<G>) -> Knob<G> {
 
 /// The App's readiness probe over the Platform's default probe, leaf by leaf.
 fn readiness_probe(r: &mut Resolver<'_>, spec: &AppSpec) -> Option<Probe> {
-    if spec.readiness_probe.is_none() && spec.ports.is_empty() {
-        // Nothing to connect to: a default TCP probe would never pass.
+    if spec.readiness_probe.is_none() && rules::first_tcp_port(&spec.ports).is_none() {
+        // Nothing to connect to: a TCP probe cannot check a UDP or SCTP port.
         return None;
     }
     let path = r.pick_optional(&knob!(readiness_probe.path));
@@ -314,7 +365,8 @@ fn ingress(
 ) -> Option<IngressSettings> {
     let own = spec.ingress.clone().unwrap_or_default();
     let enabled = r.pick(&knob!(ingress.enabled));
-    let first_port = spec.ports.first()?;
+    // An Ingress carries HTTP: without a TCP port there is nothing for it to route to.
+    let first_port = rules::first_tcp_port(&spec.ports)?;
     if !enabled {
         return None;
     }
@@ -377,7 +429,11 @@ mod tests {
 
     /// The paths of a Platform's `defaults` that hold one knob's value each.
     fn knob_paths(value: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
-        const WHOLE_VALUES: [&str; 4] = [
+        const WHOLE_VALUES: [&str; 8] = [
+            "nodeSelector",
+            "affinity",
+            "autoscaling.behavior.scaleUp",
+            "autoscaling.behavior.scaleDown",
             "podSecurityContext",
             "containerSecurityContext",
             "labels",
@@ -403,7 +459,12 @@ mod tests {
     fn every_default_a_platform_sets_is_read_and_explained_under_its_own_path() {
         let defaults = json!({
             "replicas": 4,
-            "autoscaling": {"enabled": true, "minReplicas": 3, "maxReplicas": 9, "targetCPUUtilizationPercentage": 60},
+            "autoscaling": {
+                "enabled": true, "minReplicas": 3, "maxReplicas": 9,
+                "targetCPUUtilizationPercentage": 60, "targetMemoryUtilizationPercentage": 80,
+                "metrics": [{"type": "Pods", "pods": {"metric": {"name": "queue"}, "target": {"type": "AverageValue", "averageValue": "5"}}}],
+                "behavior": {"scaleUp": {"selectPolicy": "Max"}, "scaleDown": {"stabilizationWindowSeconds": 600}},
+            },
             "resources": {"cpu": "300m", "memory": "300Mi", "cpuLimit": "1", "memoryLimit": "400Mi"},
             "readinessProbe": {"path": "/ready", "port": "http", "initialDelaySeconds": 2, "periodSeconds": 7, "timeoutSeconds": 2, "failureThreshold": 4},
             "preStopSleepSeconds": 12,
@@ -421,6 +482,10 @@ mod tests {
             "labels": {"team": "web"},
             "annotations": {"owner": "sre"},
             "configMountPath": "/etc/app",
+            "nodeSelector": {"kubernetes.io/arch": "arm64"},
+            "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["web"]}]}}]}},
+            "priorityClassName": "high",
             "migrate": {"timeoutSeconds": 300, "backoffLimit": 2, "historyLimit": 5},
             "cronJobs": {"concurrencyPolicy": "Replace", "startingDeadlineSeconds": 60, "successfulJobsHistoryLimit": 5, "failedJobsHistoryLimit": 2, "backoffLimit": 3, "timeoutSeconds": 120, "timeZone": "Asia/Tokyo"},
         });

@@ -90,3 +90,40 @@ fn every_example_app_renders_with_the_example_platform() {
         "only {rendered} examples fit examples/platform.yaml"
     );
 }
+
+/// The built-in defaults, read as a Platform, pass the Platform CRD's admission; every example
+/// passes admission (in `parse`) and resolution, and its children pass what the API server and
+/// the kubelet check, with the built-in defaults, with the example Platform and with the
+/// built-in defaults as a Platform of their own.
+#[test]
+fn the_builtin_defaults_and_every_example_pass_the_same_checks() {
+    use baseplate_crd::platform::PlatformSpec;
+    use baseplate_crd::{Platform, admission, builtin};
+
+    let builtin = Platform::new(
+        "builtin",
+        PlatformSpec {
+            defaults: builtin::defaults(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(admission::check_platform(&builtin), vec![]);
+    let layers = [vec![], vec![example_platform()], vec![builtin]];
+    for (stem, app) in example_apps() {
+        for platforms in &layers {
+            let names: Vec<String> = select(platforms).names();
+            match baseplate_crd::render(&app, &select(platforms), &fixed_secrets(&app)) {
+                Ok(children) => {
+                    let problems = common::api_rules::problems(&children);
+                    assert!(problems.is_empty(), "{stem} with {names:?}: {problems:?}");
+                }
+                // Only the example Platform's guardrails may refuse an example (pinned above).
+                Err(error) => assert_eq!(
+                    (error.reason(), names.as_slice()),
+                    ("PolicyViolation", &["production".to_string()][..]),
+                    "{stem}: {error}"
+                ),
+            }
+        }
+    }
+}

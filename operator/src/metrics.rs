@@ -136,7 +136,7 @@ impl Metrics {
         metrics
     }
 
-    /// A reconcile that ended with `result` (synced, conflict, awaiting_cache, invalid).
+    /// A reconcile that ended with `result` (synced, conflict, awaiting_cache, awaiting_readiness, invalid).
     pub fn record_reconcile(&self, elapsed: Duration, result: &str) {
         self.duration.observe(elapsed.as_secs_f64());
         self.reconciles

@@ -180,9 +180,11 @@ fn expected_cluster_rules() -> BTreeMap<(&'static str, &'static str), BTreeSet<&
     for kind in ChildKind::ALL {
         rules.insert((kind.group(), kind.plural()), child.into());
     }
-    // A failed migration Job's pods are listed (by the Job's UID) for their exit code.
-    rules.insert(("", "pods"), ["list"].into());
     rules.insert(("events.k8s.io", "events"), ["create", "patch"].into());
+    // Read through label-filtered caches, to tell why new pods do not start; a failed
+    // migration Job's pods are also listed by the Job's UID, for their exit code.
+    rules.insert(("", "pods"), ["list", "watch"].into());
+    rules.insert(("apps", "replicasets"), ["list", "watch"].into());
     rules
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use baseplate_crd::{AppStatus, ChildKind};
 use baseplate_operator::controller::apply::{CACHE_LAG_ALLOWANCE, CREATE_ONLY_VERSION};
+use baseplate_operator::controller::reconcile::reconcile;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::{DeserializeGuard, PartialObjectMetaExt};
 use kube::runtime::controller::Action;
@@ -759,4 +760,197 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
     let failures = ctx.failures.lock().unwrap();
     assert_eq!(failures.len(), 1);
     assert!(failures.keys().all(|k| k.name == "kept"));
+}
+
+/// The reference App settled on one reconciler, its Deployment rolling from ReplicaSet 1
+/// (two pods serving) to ReplicaSet 2, whose two pods are in `new_pods`' state. Each
+/// `reconcile` runs with the status the last one wrote and returns its requests, events
+/// flushed.
+struct StalledRollout {
+    api: FakeApi,
+    ctx: Arc<baseplate_operator::controller::context::Context>,
+    watches: Watches,
+    pods: PodWatches,
+    app: baseplate_crd::App,
+}
+
+impl StalledRollout {
+    async fn start(new_pods: &str) -> Self {
+        let (api, client) = FakeApi::start(Cluster::default());
+        let (children, mut watches) = watched_caches();
+        let (workload, mut pods) = watched_workload();
+        let ctx = Arc::new(
+            TestContext::new(client)
+                .children(children)
+                .workload(workload)
+                .build(),
+        );
+        let mut app = app(REFERENCE);
+        reconcile(Arc::new(DeserializeGuard(Ok(app.clone()))), ctx.clone())
+            .await
+            .unwrap();
+        ctx.events.flushed().await;
+        let first = api.take_calls();
+        app.status = Some(written_status(&first, "my-application"));
+        watches.observe(&first, &api.cluster.lock().unwrap());
+        // The Deployment controller made ReplicaSet 2 for the new template; 2 of 2 replicas
+        // are available, all of them old.
+        let event = edited_deployment(&watches, |d| {
+            d.metadata.resource_version = Some("2".into());
+            d.metadata
+                .annotations
+                .get_or_insert_default()
+                .insert("deployment.kubernetes.io/revision".into(), "2".into());
+            d.spec.get_or_insert_default().replicas = Some(2);
+            d.status = Some(serde_json::from_value(json!({"observedGeneration": 1, "replicas": 4, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2})).unwrap());
+        });
+        watches.deployments.apply_watcher_event(&event);
+        pods.replica_set(1);
+        pods.replica_set(2);
+        pods.pod("my-application-rs1-a", 1, SERVING);
+        pods.pod("my-application-rs1-b", 1, SERVING);
+        let mut rollout = Self {
+            api,
+            ctx,
+            watches,
+            pods,
+            app,
+        };
+        rollout.new_pods(new_pods);
+        rollout
+    }
+
+    fn new_pods(&mut self, status: &str) {
+        self.pods.pod("my-application-rs2-a", 2, status);
+        self.pods.pod("my-application-rs2-b", 2, status);
+    }
+
+    async fn reconcile(&mut self) -> (Action, Vec<Call>) {
+        let action = reconcile(
+            Arc::new(DeserializeGuard(Ok(self.app.clone()))),
+            self.ctx.clone(),
+        )
+        .await
+        .unwrap();
+        self.ctx.events.flushed().await;
+        let calls = self.api.take_calls();
+        if calls
+            .iter()
+            .any(|c| c.is("PATCH", &status_path("my-application")))
+        {
+            self.app.status = Some(written_status(&calls, "my-application"));
+        }
+        (action, calls)
+    }
+}
+
+/// The calls that write: everything but event posts.
+fn writes(calls: &[Call]) -> Vec<&Call> {
+    calls.iter().filter(|c| c.method != "POST").collect()
+}
+
+#[tokio::test]
+async fn a_new_version_that_cannot_pull_its_image_is_explained_once_while_old_pods_serve() {
+    let mut rollout = StalledRollout::start(ERR_IMAGE_PULL).await;
+    let (_, calls) = rollout.reconcile().await;
+    let writes = writes(&calls);
+    assert_eq!(writes.len(), 1, "only the status: {writes:#?}");
+    let status = written_status(&calls, "my-application");
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "ImagePullFailed")
+    );
+    assert!(
+        ready.message.starts_with(
+            "2/2 old pods serving; new version not starting: container app cannot pull image nginx:1.14"
+        ),
+        "{}",
+        ready.message
+    );
+    assert!(
+        ready.message.contains("does not exist: check spec.image"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(condition(&status, "Degraded").reason, "ImagePullFailed");
+    assert_eq!(status.ready_replicas, Some(2));
+    let told = events(&calls);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "ImagePullFailed");
+    assert!(
+        told[0].1.contains("cannot pull image nginx:1.14"),
+        "{}",
+        told[0].1
+    );
+
+    // The kubelet retries: back-off, pull error, back-off. Nothing is written or told again.
+    let back_off = image_pull_back_off();
+    assert!(back_off.contains("reason: ImagePullBackOff"));
+    for state in [&back_off, ERR_IMAGE_PULL, &back_off] {
+        rollout.new_pods(state);
+        let (_, calls) = rollout.reconcile().await;
+        assert!(calls.is_empty(), "{calls:#?}");
+    }
+}
+
+#[tokio::test]
+async fn each_new_cause_is_one_status_write_and_one_event_and_the_cause_clears() {
+    let mut rollout = StalledRollout::start(ERR_IMAGE_PULL).await;
+    let (_, first) = rollout.reconcile().await;
+    assert_eq!(events(&first).len(), 1);
+
+    // The image is fixed but the process crashes: a new cause.
+    rollout.new_pods(&crash_loop(1));
+    let (_, calls) = rollout.reconcile().await;
+    assert_eq!(writes(&calls).len(), 1, "{calls:#?}");
+    let status = written_status(&calls, "my-application");
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.reason, "CrashLooping");
+    assert!(ready.message.contains("container app exits with code 1 and keeps restarting; its last words: DATABASE_URL is not set"), "{}", ready.message);
+    let told = events(&calls);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "CrashLooping");
+    // Restart after restart, with longer back-offs: silence.
+    for restarts in 2..6 {
+        rollout.new_pods(&crash_loop(restarts));
+        let (_, calls) = rollout.reconcile().await;
+        assert!(calls.is_empty(), "restart {restarts}: {calls:#?}");
+    }
+
+    // Fixed: the new pods serve, the Deployment completes, and the cause is gone.
+    rollout.new_pods(SERVING);
+    let event = edited_deployment(&rollout.watches, |d| {
+        d.metadata.resource_version = Some("3".into());
+        d.status = Some(serde_json::from_value(json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2})).unwrap());
+    });
+    rollout.watches.deployments.apply_watcher_event(&event);
+    let (_, calls) = rollout.reconcile().await;
+    let status = written_status(&calls, "my-application");
+    assert_eq!(condition(&status, "Ready").status, "True");
+    assert_eq!(condition(&status, "Degraded").status, "False");
+    assert!(events(&calls).is_empty(), "{:?}", events(&calls));
+    let (_, calls) = rollout.reconcile().await;
+    assert!(calls.is_empty(), "quiet once settled: {calls:#?}");
+}
+
+#[tokio::test]
+async fn a_new_pod_still_within_its_readiness_allowance_is_looked_at_again_when_it_runs_out() {
+    // Started 10 s before the fixed clock; the probe allows 10 s × 3.
+    let starting = r#"
+  phase: Running
+  containerStatuses:
+    - {name: app, image: nginx:1.14, imageID: "docker.io/library/nginx@sha256:1", ready: false, restartCount: 0, started: true, state: {running: {startedAt: '2027-01-15T07:59:50Z'}}}
+"#;
+    let mut rollout = StalledRollout::start(starting).await;
+    let (action, calls) = rollout.reconcile().await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(21)));
+    let status = written_status(&calls, "my-application");
+    assert_eq!(condition(&status, "Ready").reason, "RolloutInProgress");
+    // Long past it, the probe has had its chance.
+    rollout.new_pods(&starting.replace("07:59:50", "07:00:00"));
+    let (_, calls) = rollout.reconcile().await;
+    let status = written_status(&calls, "my-application");
+    assert_eq!(condition(&status, "Ready").reason, "NotReady");
+    assert_eq!(events(&calls)[0].0, "NotReady");
 }

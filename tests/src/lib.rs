@@ -6,6 +6,8 @@
 //! - [`install`]: the CRDs of deploy/crds.yaml and the ClusterRole of deploy/rbac.yaml;
 //! - [`namespace`]: temporary namespaces and other cluster-scoped objects deleted on drop;
 //! - [`wait`]: eventually-style waits;
+//! - [`table`]: the invalid table of `crd/tests/data/invalid.yaml`, sent as kubectl would;
+//! - [`kubelet`]: pod statuses written as the kubelet and the scheduler would;
 //! - [`http`]: the one HTTP GET (the operator's health and metrics endpoints);
 //! - [`env`], [`checks`], [`fixtures`]: the e2e suite's world (one namespace and one operator
 //!   per test) and what it asserts about an App and its children.
@@ -18,8 +20,10 @@ pub mod env;
 pub mod fixtures;
 pub mod http;
 pub mod install;
+pub mod kubelet;
 pub mod namespace;
 pub mod operator;
+pub mod table;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

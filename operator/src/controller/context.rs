@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use baseplate_crd::{App, ChildKind, ChildRef, Platform, SecretState};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -58,6 +58,17 @@ impl ChildStores {
             ChildKind::Ingress => meta_of(&self.ingresses, child),
         }
     }
+}
+
+/// Caches of what the App's Deployment makes, for telling why its pods do not start: not
+/// children (Baseplate never writes them), label-filtered like them (the pods and ReplicaSets
+/// carry the pod template's labels) and slimmed to what is read.
+#[derive(Clone)]
+pub struct WorkloadStores {
+    /// Metadata only: which ReplicaSet of a Deployment is the newest (owner and revision).
+    pub replica_sets: Store<PartialObjectMeta<ReplicaSet>>,
+    /// What `pod_health::slim` keeps of each pod.
+    pub pods: Store<Pod>,
 }
 
 /// The cached object `child` in `store`, the cache of its kind.
@@ -135,6 +146,7 @@ pub struct Context {
     pub platforms: Store<Platform>,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     pub children: ChildStores,
+    pub workload: WorkloadStores,
     pub settings: Settings,
     pub memory: Mutex<Memory>,
     /// Consecutive transient failures per App, for exponential backoff.

@@ -3,7 +3,9 @@
 //! One reconcile runs the pipeline in `reconcile.rs`: `observe` (namespace labels, Platforms,
 //! the App's Secret) → resolve and check → render → `apply` (plan, write, prune, hand-over) →
 //! `status` → `events`; `retry` decides when the App is looked at again. `watches` feeds the
-//! caches in `context`, and `triggers` maps Platform and Namespace changes to Apps.
+//! caches in `context`, and `triggers` maps Platform and Namespace changes to Apps; a pod's
+//! change reconciles the App its label names, whose status then says why new pods do not
+//! start (`rollout` picks the new version's pods, `pod_health` reads them).
 
 pub mod apply;
 pub mod context;
@@ -15,6 +17,7 @@ pub mod owner;
 pub mod pod_health;
 pub mod reconcile;
 pub mod retry;
+pub mod rollout;
 pub mod status;
 pub mod triggers;
 pub mod watches;
@@ -121,6 +124,8 @@ async fn run_controller(
     );
     let apps = controller.store();
     let (controller, children) = watches::own_children(controller, &client);
+    let (workload, pod_changes, replica_set_updates) = watches::workload(&client);
+    let replica_set_updates = tokio::spawn(replica_set_updates);
     let platform_trigger = PlatformTrigger::new(apps.clone(), namespaces.clone());
     let namespace_trigger = NamespaceTrigger::new(apps.clone());
 
@@ -136,6 +141,7 @@ async fn run_controller(
         platforms: platforms.clone(),
         namespaces: namespaces.clone(),
         children: children.clone(),
+        workload,
         settings: context::Settings {
             resync: Duration::from_secs(args.resync_seconds),
         },
@@ -187,6 +193,7 @@ async fn run_controller(
         .watches_stream(namespace_events, move |namespace| {
             namespace_trigger.affected(&namespace)
         })
+        .watches_stream(pod_changes, |pod| watches::app_of(&pod))
         .graceful_shutdown_on(shutdown_signal())
         .run(reconcile::reconcile, retry::error_policy, ctx)
         .for_each(|result| {
@@ -201,6 +208,7 @@ async fn run_controller(
         .await;
     housekeeping.abort();
     readiness.abort();
+    replica_set_updates.abort();
     // Events still queued are written before exit, unless the API server is gone.
     let _ = tokio::time::timeout(Duration::from_secs(5), ctx_events.flushed()).await;
     Ok(())

@@ -1,10 +1,13 @@
 //! What a reconcile reads besides the App: the labels of its namespace, the Platforms they
-//! select, and the App's Secret (from the cache, memory, or the API server).
+//! select, the App's Secret (from the cache, memory, or the API server), and the pods of its
+//! rollout (from the cache).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use baseplate_crd::{App, ChildKind, EffectivePlatform, SecretState};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -15,6 +18,9 @@ use super::apply::CACHE_LAG_ALLOWANCE;
 use super::context::{Context, RememberedSecret};
 use super::error::Error;
 use super::owner::{child_of, owned_by};
+use super::pod_health;
+use super::rollout;
+use super::status::{Rollout, Stalled};
 
 /// The Platforms that apply to the App, chosen by its namespace's labels.
 pub fn platform(app: &App, ctx: &Context) -> EffectivePlatform {
@@ -127,4 +133,43 @@ pub fn remember_secret(app: &App, ctx: &Context, secret: Secret) -> SecretState 
         },
     );
     values
+}
+
+/// What the pods of the App's rollout tell.
+#[derive(Debug, Default)]
+pub struct PodsSeen {
+    /// Why the new version's pods do not become available.
+    pub stalled: Option<Stalled>,
+    /// When to look again although no pod will change: a container not ready yet whose
+    /// readiness probe has not used up its allowance.
+    pub recheck: Option<Duration>,
+}
+
+/// The pods of the Deployment's newest ReplicaSet, diagnosed, while its rollout is observed
+/// by the Deployment controller and not complete; nothing is read otherwise.
+pub fn rollout_pods(app: &App, ctx: &Context, deployment: Option<&Deployment>) -> PodsSeen {
+    let Some(deployment) = deployment else {
+        return PodsSeen::default();
+    };
+    let rollout = Rollout::from_deployment(deployment);
+    if !rollout.observed || rollout.complete() {
+        return PodsSeen::default();
+    }
+    let pods = rollout::of_app(
+        &ctx.workload.pods.state(),
+        &app.namespace().unwrap_or_default(),
+        &app.name_any(),
+    );
+    let Some(versions) = rollout::split(deployment, &ctx.workload.replica_sets.state(), &pods)
+    else {
+        return PodsSeen::default();
+    };
+    let now = (ctx.clock)();
+    PodsSeen {
+        stalled: pod_health::diagnose(&versions.new, &now).map(|problem| Stalled {
+            problem,
+            old_serving: versions.old_serving,
+        }),
+        recheck: pod_health::settles_in(&versions.new, &now),
+    }
 }

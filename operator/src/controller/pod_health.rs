@@ -4,11 +4,21 @@
 //! Pure: pods in, one problem out. The problem is chosen deterministically (most telling
 //! kind first, then container and pod name) and its text leaves out what changes on every
 //! retry (restart counts, back-off delays, pod names), so one cause yields one status write.
+//!
+//! [`diagnose`] takes the pods of one version of a workload, whoever made them: today the
+//! Deployment's newest ReplicaSet (chosen in `rollout.rs`); a Job's pods (selected by their
+//! `controller-uid`) can be handed in the same way. [`slim`] is what the pod cache keeps of
+//! each pod, kept here next to what reads it.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus,
+    Pod, PodCondition, PodSpec, PodStatus, Probe, ResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 /// What keeps a pod of the new version from serving, most telling first.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,7 +47,12 @@ pub enum PodProblem {
         detail: Option<String>,
     },
     /// No node can take the pod.
-    Unschedulable { detail: String },
+    Unschedulable {
+        /// The scheduler's words.
+        detail: String,
+        /// What each pod asks for, per container, as `app: cpu 100m, memory 128Mi`.
+        requests: Option<String>,
+    },
     /// The container runs but fails its readiness probe for longer than the probe allows.
     NotReady { container: String },
 }
@@ -83,7 +98,7 @@ impl PodProblem {
                     || lower.contains("denied")
                     || lower.contains("403")
                 {
-                    "the registry refused the credentials: check the image name and the imagePullSecrets"
+                    "the registry refused the credentials: check the image name, and the imagePullSecrets of the namespace's default ServiceAccount, which the pods pull with"
                 } else {
                     "check spec.image and that the registry is reachable from the nodes"
                 };
@@ -119,10 +134,17 @@ impl PodProblem {
                     "container {container} {how} and keeps restarting{said}; read its log with `kubectl logs deployment/<app> -c {container} --previous`"
                 )
             }
-            PodProblem::Unschedulable { detail } => format!(
-                "no node can run the pods: {}; lower spec.resources, or ask the platform team for capacity or matching nodes",
-                short(detail)
-            ),
+            PodProblem::Unschedulable { detail, requests } => {
+                let asked = requests
+                    .as_ref()
+                    .map(|r| format!(" (each pod requests {r})"))
+                    .unwrap_or_default();
+                format!(
+                    "no node can run the pods: {}{asked}; {}",
+                    short(detail),
+                    scheduling_fix(detail)
+                )
+            }
             PodProblem::NotReady { container } => format!(
                 "container {container} runs but keeps failing its readiness probe; check the probe's path and port (spec.readinessProbe) and the app's log"
             ),
@@ -141,6 +163,28 @@ pub fn diagnose(pods: &[Pod], now: &Time) -> Option<PodProblem> {
         .min()
 }
 
+/// How long until a container that runs but is not ready yet has used up what its readiness
+/// probe allows, and so becomes [`PodProblem::NotReady`]: nothing about the pod changes at
+/// that moment, so the App must be looked at again then.
+pub fn settles_in(pods: &[Pod], now: &Time) -> Option<Duration> {
+    pods.iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+        .flat_map(|pod| {
+            let specs = containers_by_name(pod);
+            pod.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+                .filter_map(move |status| {
+                    let (running_for, allowed) =
+                        readiness_allowance(status, specs.get(status.name.as_str()), now)?;
+                    u64::try_from(allowed - running_for + 1).ok()
+                })
+                .collect::<Vec<_>>()
+        })
+        .min()
+        .map(Duration::from_secs)
+}
+
 fn problems_of(pod: &Pod, now: &Time) -> Vec<PodProblem> {
     let Some(status) = &pod.status else {
         return Vec::new();
@@ -153,18 +197,10 @@ fn problems_of(pod: &Pod, now: &Time) -> Vec<PodProblem> {
     }) {
         found.push(PodProblem::Unschedulable {
             detail: unschedulable.message.clone().unwrap_or_default(),
+            requests: requests_of(pod),
         });
     }
-    let specs: BTreeMap<&str, &Container> = pod
-        .spec
-        .iter()
-        .flat_map(|s| {
-            s.containers
-                .iter()
-                .chain(s.init_containers.iter().flatten())
-        })
-        .map(|c| (c.name.as_str(), c))
-        .collect();
+    let specs = containers_by_name(pod);
     let statuses = status
         .init_container_statuses
         .iter()
@@ -180,11 +216,92 @@ fn problems_of(pod: &Pod, now: &Time) -> Vec<PodProblem> {
     found
 }
 
+fn containers_by_name(pod: &Pod) -> BTreeMap<&str, &Container> {
+    pod.spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
+        .map(|c| (c.name.as_str(), c))
+        .collect()
+}
+
+/// The pod's requests, container by container, for the scheduler's refusal.
+fn requests_of(pod: &Pod) -> Option<String> {
+    let listed: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .filter_map(|c| {
+            let requests = c.resources.as_ref()?.requests.as_ref()?;
+            let parts: Vec<String> = ["cpu", "memory"]
+                .into_iter()
+                .filter_map(|r| requests.get(r).map(|q| format!("{r} {}", q.0)))
+                .collect();
+            (!parts.is_empty()).then(|| format!("{}: {}", c.name, parts.join(", ")))
+        })
+        .collect();
+    (!listed.is_empty()).then(|| listed.join("; "))
+}
+
+/// What to change, from the scheduler's reasons (`0/3 nodes are available: 3 Insufficient
+/// cpu, 1 node(s) had untolerated taint ...`).
+fn scheduling_fix(detail: &str) -> String {
+    let lower = detail.to_lowercase();
+    let mut fixes = Vec::new();
+    let short_of: Vec<&str> = ["cpu", "memory"]
+        .into_iter()
+        .filter(|r| lower.contains(&format!("insufficient {r}")))
+        .collect();
+    if !short_of.is_empty() {
+        let fields: Vec<String> = short_of
+            .iter()
+            .map(|r| format!("spec.resources.{r}"))
+            .collect();
+        fixes.push(format!(
+            "no node has that much {} free: lower {}, or ask the platform team for bigger nodes",
+            short_of.join(" and "),
+            fields.join(" and ")
+        ));
+    }
+    if lower.contains("too many pods") {
+        fixes.push(
+            "the nodes hold as many pods as they can: ask the platform team for more nodes"
+                .to_string(),
+        );
+    }
+    if lower.contains("taint") {
+        fixes.push("the nodes carry taints the pods do not tolerate: ask the platform team which nodes Apps may use".to_string());
+    }
+    if lower.contains("affinity") || lower.contains("selector") {
+        fixes.push(
+            "no node matches the pods' node selector or affinity: ask the platform team"
+                .to_string(),
+        );
+    }
+    if lower.contains("no nodes available") {
+        fixes.push("the cluster has no nodes: ask the platform team".to_string());
+    }
+    if fixes.is_empty() {
+        fixes.push(
+            "lower spec.resources, or ask the platform team for capacity or matching nodes"
+                .to_string(),
+        );
+    }
+    fixes.join("; ")
+}
+
 fn problem_of(
     status: &ContainerStatus,
     spec: Option<&&Container>,
     now: &Time,
 ) -> Option<PodProblem> {
+    if status.ready {
+        // Whatever it went through before, it serves now.
+        return None;
+    }
     let container = status.name.clone();
     let state = status.state.as_ref();
     let waiting = state.and_then(|s| s.waiting.as_ref());
@@ -199,11 +316,15 @@ fn problem_of(
                 detail: without_pod_names(&waiting_message),
             });
         }
-        "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => {
-            // The back-off's text ("Back-off pulling image") says nothing the pull error did
-            // not, and alternates with it: only the pull error's text is told.
-            let detail = (waiting_reason != "ImagePullBackOff" && !waiting_message.is_empty())
-                .then(|| registry_answer(&waiting_message));
+        "ErrImagePull"
+        | "ImagePullBackOff"
+        | "InvalidImageName"
+        | "ErrImageNeverPull"
+        | "RegistryUnavailable"
+        | "SignatureValidationFailed" => {
+            // The state alternates between the pull error and the back-off after it; both
+            // must read the same, or every retry would rewrite the status.
+            let detail = pull_error(waiting_reason, &waiting_message).map(registry_answer);
             return Some(PodProblem::ImagePullFailed {
                 container,
                 image: spec
@@ -239,19 +360,47 @@ fn problem_of(
             detail: last.message.clone().filter(|m| !m.trim().is_empty()),
         });
     }
-    let running_since = state
-        .and_then(|s| s.running.as_ref())?
-        .started_at
-        .as_ref()?;
+    let (running_for, allowed) = readiness_allowance(status, spec, now)?;
+    (running_for > allowed).then_some(PodProblem::NotReady { container })
+}
+
+/// For a container that runs but is not ready: how long it has run, and how long its
+/// readiness probe allows before that counts as failing (seconds).
+fn readiness_allowance(
+    status: &ContainerStatus,
+    spec: Option<&&Container>,
+    now: &Time,
+) -> Option<(i64, i64)> {
     if status.ready {
         return None;
     }
+    let running_since = status
+        .state
+        .as_ref()
+        .and_then(|s| s.running.as_ref())?
+        .started_at
+        .as_ref()?;
     let probe = spec.and_then(|s| s.readiness_probe.as_ref())?;
     let allowed = i64::from(probe.initial_delay_seconds.unwrap_or(0))
         + i64::from(probe.period_seconds.unwrap_or(10))
             * i64::from(probe.failure_threshold.unwrap_or(3));
-    let running_for = now.0.as_second() - running_since.0.as_second();
-    (running_for > allowed).then_some(PodProblem::NotReady { container })
+    Some((now.0.as_second() - running_since.0.as_second(), allowed))
+}
+
+/// The pull error in a waiting state's message. Since Kubernetes 1.32 the back-off repeats
+/// the error it follows (`Back-off pulling image "IMAGE": ErrImagePull: MESSAGE`); an older
+/// kubelet's back-off says nothing more than that it waits.
+fn pull_error<'a>(reason: &str, message: &'a str) -> Option<&'a str> {
+    let said = if reason == "ImagePullBackOff" {
+        let (_, previous) = message.split_once("\": ")?;
+        match previous.split_once(": ") {
+            Some((error_name, rest)) if !error_name.contains(' ') => rest,
+            _ => previous,
+        }
+    } else {
+        message
+    };
+    (!said.trim().is_empty()).then_some(said)
 }
 
 /// The part of a pull error the registry said, without the runtime's RPC wrapping.
@@ -260,6 +409,106 @@ fn registry_answer(message: &str) -> String {
         .split_once("desc = ")
         .map_or(message, |(_, rest)| rest);
     message.trim().to_string()
+}
+
+/// Keeps of a pod only what [`diagnose`] and the choice of the new version's pods read: the
+/// name, the App label, the controlling owner, deletion; each container's name, image,
+/// requests and limits and readiness probe timings; the scheduler's refusal and the
+/// containers' states. Restart counts are kept as "restarted or not", the only thing read,
+/// so a crash loop's restarts do not change the cached pod.
+pub fn slim(pod: &mut Pod) {
+    let meta = std::mem::take(&mut pod.metadata);
+    pod.metadata = ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        deletion_timestamp: meta.deletion_timestamp,
+        labels: meta.labels.map(|labels| {
+            labels
+                .into_iter()
+                .filter(|(key, _)| key == baseplate_crd::labels::APP)
+                .collect()
+        }),
+        owner_references: super::owner::controller_only(meta.owner_references),
+        ..Default::default()
+    };
+    pod.spec = pod.spec.take().map(|spec| PodSpec {
+        containers: spec.containers.into_iter().map(slim_container).collect(),
+        init_containers: spec
+            .init_containers
+            .map(|c| c.into_iter().map(slim_container).collect()),
+        ..Default::default()
+    });
+    pod.status = pod.status.take().map(|status| PodStatus {
+        conditions: status.conditions.map(|conditions| {
+            conditions
+                .into_iter()
+                .filter(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .map(|c| PodCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    message: c.message,
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        container_statuses: status
+            .container_statuses
+            .map(|s| s.into_iter().map(slim_container_status).collect()),
+        init_container_statuses: status
+            .init_container_statuses
+            .map(|s| s.into_iter().map(slim_container_status).collect()),
+        ..Default::default()
+    });
+}
+
+fn slim_container(container: Container) -> Container {
+    Container {
+        name: container.name,
+        image: container.image,
+        resources: container.resources.map(|r| ResourceRequirements {
+            limits: r.limits,
+            requests: r.requests,
+            ..Default::default()
+        }),
+        readiness_probe: container.readiness_probe.map(|p| Probe {
+            initial_delay_seconds: p.initial_delay_seconds,
+            period_seconds: p.period_seconds,
+            failure_threshold: p.failure_threshold,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn slim_container_status(status: ContainerStatus) -> ContainerStatus {
+    ContainerStatus {
+        name: status.name,
+        // Read only when the spec lacks the container, which a pod's never does.
+        image: String::new(),
+        image_id: String::new(),
+        ready: status.ready,
+        restart_count: status.restart_count.min(1),
+        state: status.state.map(slim_state),
+        last_state: status.last_state.map(slim_state),
+        ..Default::default()
+    }
+}
+
+fn slim_state(state: ContainerState) -> ContainerState {
+    ContainerState {
+        running: state.running.map(|r| ContainerStateRunning {
+            started_at: r.started_at,
+        }),
+        terminated: state.terminated.map(|t| ContainerStateTerminated {
+            exit_code: t.exit_code,
+            signal: t.signal,
+            reason: t.reason,
+            message: t.message,
+            ..Default::default()
+        }),
+        waiting: state.waiting,
+    }
 }
 
 /// The kubelet appends `(pod: "NAME_NS(uid)", container: c)`; pod names change with every
@@ -302,7 +551,7 @@ spec:
   containers:
     - name: app
       image: registry.example.com/shop/api:1.4.3
-      resources: {limits: {memory: 128Mi}}
+      resources: {requests: {cpu: "64", memory: 128Mi}, limits: {memory: 128Mi}}
       readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 5, failureThreshold: 3}
 "#;
 
@@ -310,10 +559,8 @@ spec:
         pod(&format!("{SPEC}status:\n{status}"))
     }
 
-    #[test]
-    fn a_tag_that_does_not_exist_is_an_image_pull_failure_with_the_registrys_words() {
-        let pulled = with_status(
-            r#"
+    /// The kubelet failing to pull a tag that does not exist.
+    const ERR_IMAGE_PULL: &str = r#"
   phase: Pending
   containerStatuses:
     - name: app
@@ -325,8 +572,11 @@ spec:
         waiting:
           reason: ErrImagePull
           message: 'rpc error: code = NotFound desc = failed to pull and unpack image "registry.example.com/shop/api:1.4.3": registry.example.com/shop/api:1.4.3: not found'
-"#,
-        );
+"#;
+
+    #[test]
+    fn a_tag_that_does_not_exist_is_an_image_pull_failure_with_the_registrys_words() {
+        let pulled = with_status(ERR_IMAGE_PULL);
         let problem = diagnose(&[pulled], &at("2026-12-01T10:00:00Z")).unwrap();
         assert_eq!(problem.reason(), "ImagePullFailed");
         let message = problem.message();
@@ -363,9 +613,29 @@ spec:
         assert!(message.contains("imagePullSecrets"), "{message}");
     }
 
+    /// The kubelet's back-off after the pull error above (Kubernetes 1.32 and later).
+    fn back_off() -> String {
+        ERR_IMAGE_PULL
+            .replace("  phase: Pending\n", "")
+            .replace(
+                "reason: ErrImagePull\n          message: '",
+                "reason: ImagePullBackOff\n          message: 'Back-off pulling image \"registry.example.com/shop/api:1.4.3\": ErrImagePull: ",
+            )
+    }
+
     #[test]
     fn the_back_off_reads_the_same_as_the_pull_error_it_follows() {
-        let backing_off = with_status(
+        let pull_error = with_status(ERR_IMAGE_PULL);
+        let now = at("2026-12-01T10:00:00Z");
+        assert!(back_off().contains("reason: ImagePullBackOff"));
+        let backing_off = diagnose(&[with_status(&back_off())], &now).unwrap();
+        assert_eq!(backing_off.reason(), "ImagePullFailed");
+        assert_eq!(Some(backing_off.clone()), diagnose(&[pull_error], &now));
+        let message = backing_off.message();
+        assert!(!message.contains("Back-off"), "{message}");
+        assert!(message.contains("does not exist"), "{message}");
+        // An older kubelet's back-off names no error: the image is still named.
+        let bare = with_status(
             r#"
   containerStatuses:
     - name: app
@@ -377,12 +647,10 @@ spec:
         waiting: {reason: ImagePullBackOff, message: 'Back-off pulling image "registry.example.com/shop/api:1.4.3"'}
 "#,
         );
-        let problem = diagnose(&[backing_off], &at("2026-12-01T10:00:00Z")).unwrap();
-        assert_eq!(problem.reason(), "ImagePullFailed");
+        let message = diagnose(&[bare], &now).unwrap().message();
         assert!(
-            !problem.message().contains("Back-off"),
-            "{}",
-            problem.message()
+            message.contains("cannot pull image registry.example.com/shop/api:1.4.3"),
+            "{message}"
         );
     }
 
@@ -510,24 +778,62 @@ spec:
     }
 
     #[test]
-    fn an_unschedulable_pod_carries_the_schedulers_reason() {
+    fn an_unschedulable_pod_carries_the_schedulers_reason_and_what_it_asked_for() {
         let pending = with_status(
             r#"
   phase: Pending
   conditions:
     - type: PodScheduled
       status: "False"
+      lastProbeTime: null
+      lastTransitionTime: '2026-12-01T09:59:58Z'
       reason: Unschedulable
-      message: '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.'
+      message: '0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.'
 "#,
         );
         let problem = diagnose(&[pending], &at("2026-12-01T10:00:00Z")).unwrap();
         assert_eq!(problem.reason(), "Unschedulable");
+        let message = problem.message();
         assert!(
-            problem.message().contains("3 Insufficient cpu"),
-            "{}",
-            problem.message()
+            message.contains("0/2 nodes are available: 2 Insufficient cpu"),
+            "{message}"
         );
+        assert!(
+            message.contains("each pod requests app: cpu 64, memory 128Mi"),
+            "{message}"
+        );
+        assert!(message.contains("lower spec.resources.cpu"), "{message}");
+        assert!(!message.contains("spec.resources.memory"), "{message}");
+    }
+
+    #[test]
+    fn the_schedulers_other_reasons_get_their_own_fix() {
+        for (said, fix) in [
+            ("0/2 nodes are available: 2 Too many pods.", "more nodes"),
+            (
+                "0/3 nodes are available: 3 node(s) had untolerated taint {gpu: true}.",
+                "taints",
+            ),
+            (
+                "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
+                "node selector",
+            ),
+            (
+                "no nodes available to schedule pods",
+                "the cluster has no nodes",
+            ),
+            (
+                "0/2 nodes are available: 2 Insufficient memory.",
+                "lower spec.resources.memory",
+            ),
+        ] {
+            let message = PodProblem::Unschedulable {
+                detail: said.into(),
+                requests: None,
+            }
+            .message();
+            assert!(message.contains(fix), "{said}: {message}");
+        }
     }
 
     #[test]
@@ -556,6 +862,41 @@ spec:
                 container: "app".into()
             }
         );
+    }
+
+    #[test]
+    fn the_readiness_deadline_is_when_to_look_again() {
+        let running = with_status(
+            r#"
+  containerStatuses:
+    - {name: app, image: x, imageID: "", ready: false, restartCount: 0, state: {running: {startedAt: '2026-12-01T10:00:00Z'}}}
+"#,
+        );
+        let pods = std::slice::from_ref(&running);
+        assert_eq!(
+            settles_in(pods, &at("2026-12-01T10:00:10Z")),
+            Some(Duration::from_secs(6))
+        );
+        // Once NotReady is told, nothing is left to wait for.
+        assert_eq!(settles_in(pods, &at("2026-12-01T10:00:20Z")), None);
+    }
+
+    #[test]
+    fn a_container_that_crashed_before_and_serves_now_has_no_problem() {
+        let recovered = with_status(
+            r#"
+  containerStatuses:
+    - name: app
+      image: x
+      imageID: ""
+      ready: true
+      restartCount: 1
+      state: {running: {startedAt: '2026-12-01T09:59:30Z'}}
+      lastState:
+        terminated: {exitCode: 1, reason: Error, message: 'database not reachable yet'}
+"#,
+        );
+        assert_eq!(diagnose(&[recovered], &at("2026-12-01T10:00:00Z")), None);
     }
 
     #[test]
@@ -608,5 +949,55 @@ spec:
         let other = diagnose(&[unschedulable, pull], &now);
         assert_eq!(one, other);
         assert_eq!(one.unwrap().reason(), "ImagePullFailed");
+    }
+
+    #[test]
+    fn the_cached_pod_keeps_all_that_diagnosis_reads() {
+        let back_off = back_off();
+        let statuses = [
+            back_off.as_str(),
+            r#"
+  containerStatuses:
+    - {name: app, image: x, imageID: "", ready: false, restartCount: 7, state: {waiting: {reason: CrashLoopBackOff}}, lastState: {terminated: {exitCode: 137, reason: OOMKilled, startedAt: '2026-12-01T09:59:00Z', finishedAt: '2026-12-01T09:59:30Z'}}}
+"#,
+            r#"
+  containerStatuses:
+    - {name: app, image: x, imageID: "sha256:1", containerID: "containerd://1", ready: false, restartCount: 0, started: true, state: {running: {startedAt: '2026-12-01T09:00:00Z'}}}
+"#,
+            r#"
+  conditions:
+    - {type: Initialized, status: "True", lastTransitionTime: '2026-12-01T09:00:00Z'}
+    - {type: PodScheduled, status: "False", reason: Unschedulable, message: '0/2 nodes are available: 2 Insufficient cpu.', lastTransitionTime: '2026-12-01T09:00:00Z'}
+"#,
+        ];
+        let now = at("2026-12-01T10:00:00Z");
+        for status in statuses {
+            let mut full = with_status(status);
+            full.metadata.labels = Some(BTreeMap::from([
+                (baseplate_crd::labels::APP.to_string(), "web".to_string()),
+                ("pod-template-hash".to_string(), "7d9c".to_string()),
+            ]));
+            full.metadata.annotations = Some(BTreeMap::from([("a".to_string(), "b".repeat(1000))]));
+            let mut slimmed = full.clone();
+            slim(&mut slimmed);
+            assert_eq!(
+                diagnose(std::slice::from_ref(&slimmed), &now),
+                diagnose(std::slice::from_ref(&full), &now),
+                "{status}"
+            );
+            assert_eq!(
+                settles_in(std::slice::from_ref(&slimmed), &now),
+                settles_in(std::slice::from_ref(&full), &now)
+            );
+            assert!(
+                diagnose(std::slice::from_ref(&slimmed), &now).is_some()
+                    || status.contains("running")
+            );
+            assert_eq!(slimmed.metadata.annotations, None);
+            assert_eq!(
+                slimmed.metadata.labels.unwrap().keys().collect::<Vec<_>>(),
+                [baseplate_crd::labels::APP]
+            );
+        }
     }
 }

@@ -78,7 +78,15 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     else {
         return block(app, ctx, status::foreign_secret(app), Outcome::Conflict).await;
     };
-    let observed = status::after_sync(app, &settings, &children, &report, &secrets.state);
+    let pods = observe::rollout_pods(app, ctx, report.deployment.as_ref());
+    let observed = status::after_sync(
+        app,
+        &settings,
+        &children,
+        &report,
+        &secrets.state,
+        pods.stalled,
+    );
     // A status computed while the cache runs behind Baseplate's own apply of the Deployment
     // would describe the rollout as it was, and be written again moments later.
     let status_changed = if report.deployment_awaits_cache() {
@@ -88,8 +96,18 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     };
     events::publish_changes(app, ctx, &report, &secrets.generated, status_changed);
     events::publish_batch(app, ctx, &observed, status_changed);
+    if status_changed && let Some(stalled) = status::new_cause(app.status.as_ref(), &observed) {
+        events::publish(
+            ctx,
+            app,
+            EventType::Warning,
+            stalled.problem.reason(),
+            "Rollout",
+            stalled.problem.message(),
+        );
+    }
     report.record_writes(&ctx.metrics);
-    Ok(Outcome::after_sync(&report))
+    Ok(Outcome::after_sync(&report, pods.recheck))
 }
 
 /// The App's settings from its Platforms and built-in defaults, within the Platforms' guardrails.

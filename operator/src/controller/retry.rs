@@ -31,16 +31,22 @@ pub enum Outcome {
     Conflict,
     /// Children applied moments ago are not in the cache yet.
     AwaitingCache,
+    /// Synced; a new pod that runs but is not ready yet uses up its readiness probe's
+    /// allowance after this long, with nothing changing that would trigger a reconcile.
+    AwaitingReadiness(Duration),
     Invalid,
 }
 
 impl Outcome {
-    /// How a reconcile that synced the children ended.
-    pub fn after_sync(report: &Report) -> Self {
+    /// How a reconcile that synced the children ended; `readiness_due`: when a new pod's
+    /// readiness allowance runs out.
+    pub fn after_sync(report: &Report, readiness_due: Option<Duration>) -> Self {
         if !report.conflicts.is_empty() {
             Outcome::Conflict
         } else if !report.awaiting_cache.is_empty() {
             Outcome::AwaitingCache
+        } else if let Some(due) = readiness_due {
+            Outcome::AwaitingReadiness(due)
         } else {
             Outcome::Synced
         }
@@ -52,6 +58,7 @@ impl Outcome {
             Outcome::Synced => "synced",
             Outcome::Conflict => "conflict",
             Outcome::AwaitingCache => "awaiting_cache",
+            Outcome::AwaitingReadiness(_) => "awaiting_readiness",
             Outcome::Invalid => "invalid",
         }
     }
@@ -69,6 +76,9 @@ pub fn after_success(guard: &DeserializeGuard<App>, outcome: Outcome, ctx: &Cont
         Outcome::Conflict => Action::requeue(CONFLICT_RECHECK),
         // The watch normally triggers the next reconcile well before this.
         Outcome::AwaitingCache => Action::requeue(CACHE_LAG_ALLOWANCE),
+        Outcome::AwaitingReadiness(due) => {
+            Action::requeue(due.min(jittered(ctx.settings.resync, guard)))
+        }
         Outcome::Synced => Action::requeue(jittered(ctx.settings.resync, guard)),
     }
 }

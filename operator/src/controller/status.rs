@@ -20,6 +20,7 @@ use super::apply::{FIELD_MANAGER, Report, labels};
 use super::context::Context;
 use super::error::Error;
 use super::owner::child_of;
+use super::pod_health::PodProblem;
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
@@ -37,6 +38,12 @@ pub enum Degradation {
     ApplyFailed(String),
     MigrationFailed(String),
     WaitingForSecret(String),
+    /// The new version's pods do not start: the reason is the pods' (`ImagePullFailed`,
+    /// `CrashLooping`, ...), the message says what to change.
+    NewPodsFailing {
+        reason: &'static str,
+        message: String,
+    },
     ProgressDeadlineExceeded(String),
 }
 
@@ -49,6 +56,7 @@ impl Degradation {
             Degradation::ApplyFailed(_) => "ApplyFailed",
             Degradation::MigrationFailed(_) => "MigrationFailed",
             Degradation::WaitingForSecret(_) => "WaitingForSecret",
+            Degradation::NewPodsFailing { reason, .. } => reason,
             Degradation::ProgressDeadlineExceeded(_) => "ProgressDeadlineExceeded",
         }
     }
@@ -61,6 +69,7 @@ impl Degradation {
             | Degradation::ApplyFailed(m)
             | Degradation::MigrationFailed(m)
             | Degradation::WaitingForSecret(m)
+            | Degradation::NewPodsFailing { message: m, .. }
             | Degradation::ProgressDeadlineExceeded(m) => m,
         }
     }
@@ -126,6 +135,8 @@ fn degradations(app: &App, report: &Report, secrets: &SecretState) -> Vec<Degrad
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rollout {
     pub desired: i32,
+    /// Pods of every version, old ones included.
+    pub total: i32,
     pub updated: i32,
     pub ready: i32,
     pub available: i32,
@@ -150,6 +161,7 @@ impl Rollout {
                 .as_ref()
                 .and_then(|s| s.replicas)
                 .unwrap_or(1),
+            total: status.replicas.unwrap_or(0),
             updated: status.updated_replicas.unwrap_or(0),
             ready: status.ready_replicas.unwrap_or(0),
             available: status.available_replicas.unwrap_or(0),
@@ -158,11 +170,40 @@ impl Rollout {
         }
     }
 
+    /// As `kubectl rollout status` has it: every replica runs the new version and is
+    /// available, and no old pod is left (while old pods serve, `available` counts them).
     pub fn complete(&self) -> bool {
         self.observed
             && self.updated >= self.desired
+            && self.total <= self.updated
             && self.available >= self.desired
             && self.ready >= self.desired
+    }
+}
+
+/// Why the pods of the version being rolled out do not become available.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stalled {
+    pub problem: PodProblem,
+    /// Pods of the previous version still serving.
+    pub old_serving: i32,
+}
+
+impl Stalled {
+    fn degradation(&self, desired: i32) -> Degradation {
+        let problem = self.problem.message();
+        let message = if self.old_serving > 0 {
+            format!(
+                "{}/{desired} old pods serving; new version not starting: {problem}",
+                self.old_serving
+            )
+        } else {
+            problem
+        };
+        Degradation::NewPodsFailing {
+            reason: self.problem.reason(),
+            message,
+        }
     }
 }
 
@@ -173,6 +214,9 @@ pub struct Observed {
     pub degradations: Vec<Degradation>,
     /// `None` when the Deployment was not applied this time (invalid App): counts stay as they were.
     pub rollout: Option<Rollout>,
+    /// What keeps the new version's pods from becoming available, while the rollout is not
+    /// complete.
+    pub stalled: Option<Stalled>,
     /// `None` when nothing was rendered: the previous URL, children and layers stay.
     pub rendered: Option<Rendered>,
 }
@@ -185,6 +229,7 @@ impl Observed {
             generation,
             degradations: vec![degradation],
             rollout: None,
+            stalled: None,
             rendered: None,
         }
     }
@@ -197,11 +242,13 @@ pub fn after_sync(
     children: &Children,
     report: &Report,
     secrets: &SecretState,
+    stalled: Option<Stalled>,
 ) -> Observed {
     Observed {
         generation: app.meta().generation,
         degradations: degradations(app, report, secrets),
         rollout: report.deployment.as_ref().map(Rollout::from_deployment),
+        stalled,
         rendered: Some(Rendered {
             url: settings.url(),
             children: children.names(),
@@ -262,6 +309,11 @@ pub struct Rendered {
 pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> AppStatus {
     let previous = previous.cloned().unwrap_or_default();
     let mut degradations = observed.degradations.clone();
+    if let (Some(rollout), Some(stalled)) = (&observed.rollout, &observed.stalled)
+        && !rollout.complete()
+    {
+        degradations.push(stalled.degradation(rollout.desired));
+    }
     if let Some(rollout) = &observed.rollout
         && rollout.deadline_exceeded
     {
@@ -404,6 +456,21 @@ pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> 
     }
 }
 
+/// The cause of the new pods' failure that `observed` reports and `previous` did not: it is
+/// told once in an event, however often the pods retry.
+pub fn new_cause<'a>(previous: Option<&AppStatus>, observed: &'a Observed) -> Option<&'a Stalled> {
+    let stalled = observed.stalled.as_ref()?;
+    if observed.rollout.as_ref().is_none_or(Rollout::complete) {
+        return None;
+    }
+    let told = stalled.problem.message();
+    let reported = previous
+        .into_iter()
+        .flat_map(|s| &s.conditions)
+        .any(|c| c.type_ == DEGRADED && c.status == "True" && c.message.contains(&told));
+    (!reported).then_some(stalled)
+}
+
 /// Writes the status computed from `observed` if it changed; returns whether it did.
 pub async fn write(app: &App, ctx: &Context, observed: &Observed) -> Result<bool, Error> {
     let status = compute(app.status.as_ref(), observed, (ctx.clock)());
@@ -476,6 +543,7 @@ mod tests {
     fn rollout(desired: i32, available: i32) -> Rollout {
         Rollout {
             desired,
+            total: desired,
             updated: desired,
             ready: available,
             available,
@@ -493,6 +561,7 @@ mod tests {
             generation: Some(3),
             degradations,
             rollout,
+            stalled: None,
             rendered: Some(Rendered {
                 url: Some("http://a.example/".into()),
                 children: vec!["Deployment/a".into()],
@@ -626,6 +695,18 @@ mod tests {
     }
 
     #[test]
+    fn old_pods_still_available_do_not_make_the_rollout_complete() {
+        // Both new pods exist but are not available; the two old ones are.
+        let mut surging = rollout(2, 2);
+        surging.total = 4;
+        let status = compute(None, &observed(Some(surging.clone()), vec![]), at(10));
+        assert_eq!(get(&status, READY).reason, "RolloutInProgress");
+        surging.total = 2;
+        let status = compute(None, &observed(Some(surging), vec![]), at(10));
+        assert_eq!(get(&status, READY).status, "True");
+    }
+
+    #[test]
     fn transition_time_moves_only_when_the_status_flips() {
         let first = compute(None, &observed(Some(rollout(2, 0)), vec![]), at(10));
         let same = compute(Some(&first), &observed(Some(rollout(2, 1)), vec![]), at(20));
@@ -675,6 +756,7 @@ mod tests {
             generation: Some(4),
             degradations: vec![Degradation::InvalidSpec("spec.replicas: too many".into())],
             rollout: None,
+            stalled: None,
             rendered: None,
         };
         let status = compute(Some(&good), &invalid, at(20));
@@ -707,5 +789,99 @@ mod tests {
             at(1),
         );
         assert!(get(&status, DEGRADED).message.len() <= MAX_MESSAGE);
+    }
+
+    fn pulling(old_serving: i32) -> Stalled {
+        Stalled {
+            problem: PodProblem::ImagePullFailed {
+                container: "app".into(),
+                image: "registry.example.com/shop/api:1.4.3".into(),
+                detail: Some("not found".into()),
+            },
+            old_serving,
+        }
+    }
+
+    fn stalled(rollout: Rollout, stalled: Stalled) -> Observed {
+        Observed {
+            stalled: Some(stalled),
+            ..observed(Some(rollout), vec![])
+        }
+    }
+
+    #[test]
+    fn new_pods_that_do_not_start_are_the_reason_and_old_pods_serving_are_said() {
+        let mut rolling = rollout(2, 2);
+        rolling.updated = 1;
+        let status = compute(None, &stalled(rolling.clone(), pulling(2)), at(10));
+        let ready = get(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "ImagePullFailed")
+        );
+        assert!(
+            ready.message.starts_with("2/2 old pods serving; new version not starting: container app cannot pull image registry.example.com/shop/api:1.4.3"),
+            "{}",
+            ready.message
+        );
+        assert_eq!(get(&status, DEGRADED).reason, "ImagePullFailed");
+        assert_eq!(
+            get(&status, PROGRESSING).status,
+            "True",
+            "the rollout still runs"
+        );
+        // A new App has no old pods: the cause alone.
+        let status = compute(None, &stalled(rollout(2, 0), pulling(0)), at(10));
+        assert!(
+            get(&status, READY).message.starts_with("container app"),
+            "{}",
+            get(&status, READY).message
+        );
+    }
+
+    #[test]
+    fn the_pods_cause_is_told_before_the_deadline_and_clears_with_its_cause() {
+        let mut expired = rollout(2, 0);
+        expired.deadline_exceeded = true;
+        let status = compute(None, &stalled(expired.clone(), pulling(0)), at(10));
+        let degraded = get(&status, DEGRADED);
+        assert_eq!(degraded.reason, "ImagePullFailed");
+        assert!(
+            degraded.message.contains("ProgressDeadlineExceeded: "),
+            "{}",
+            degraded.message
+        );
+        // The pods start: the rollout completes and nothing of the cause is left.
+        let cleared = compute(Some(&status), &stalled(rollout(2, 2), pulling(0)), at(20));
+        assert_eq!(get(&cleared, READY).status, "True");
+        assert_eq!(get(&cleared, DEGRADED).status, "False");
+        let fixed = compute(
+            Some(&status),
+            &observed(Some(rollout(2, 0)), vec![]),
+            at(20),
+        );
+        assert_eq!(get(&fixed, READY).reason, "RolloutInProgress");
+    }
+
+    #[test]
+    fn a_cause_is_new_once() {
+        let first = stalled(rollout(2, 0), pulling(0));
+        assert!(new_cause(None, &first).is_some());
+        let reported = compute(None, &first, at(10));
+        assert!(new_cause(Some(&reported), &first).is_none());
+        // Old pods counted differently is the same cause.
+        assert!(new_cause(Some(&reported), &stalled(rollout(2, 0), pulling(1))).is_none());
+        let crashing = Stalled {
+            problem: PodProblem::CrashLooping {
+                container: "app".into(),
+                exit_code: 3,
+                signal: None,
+                detail: None,
+            },
+            old_serving: 0,
+        };
+        assert!(new_cause(Some(&reported), &stalled(rollout(2, 0), crashing)).is_some());
+        // A complete rollout reports no cause at all.
+        assert!(new_cause(None, &stalled(rollout(2, 2), pulling(0))).is_none());
     }
 }

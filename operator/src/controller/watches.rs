@@ -6,19 +6,20 @@ use std::time::Duration;
 use baseplate_crd::{App, Platform, labels};
 use futures::{Stream, StreamExt, future};
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
-use super::context::{self, ChildStores};
+use super::context::{self, ChildStores, WorkloadStores};
+use super::pod_health;
 
 type AppController = Controller<DeserializeGuard<App>>;
 
@@ -142,15 +143,10 @@ where
         + 'static,
 {
     let api: Api<K> = Api::all(client.clone());
-    let config = watcher::Config::default().labels(&format!(
-        "{}={}",
-        labels::MANAGED_BY,
-        labels::MANAGED_BY_VALUE
-    ));
     let (store, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,
-        watcher(api, config)
+        watcher(api, managed_by_baseplate())
             .default_backoff()
             .modify(move |object| {
                 object.meta_mut().managed_fields = None;
@@ -159,6 +155,89 @@ where
     )
     .touched_objects();
     (controller.owns_stream(stream), store)
+}
+
+/// Only what Baseplate made: its children, and the ReplicaSets and pods made from its pod
+/// templates, which carry the same labels.
+fn managed_by_baseplate() -> watcher::Config {
+    watcher::Config::default().labels(&format!(
+        "{}={}",
+        labels::MANAGED_BY,
+        labels::MANAGED_BY_VALUE
+    ))
+}
+
+/// The ReplicaSets' and pods' caches, and the Apps whose pods changed in a way diagnosis
+/// sees. A pod cache rather than reads on demand: the watch is needed anyway (a pod's new
+/// state must reconcile its App within seconds), and the cache costs little memory once
+/// slimmed (see BENCHMARKS.md). The ReplicaSets are only kept up to date, never a trigger:
+/// the Deployment's own status moves whenever a new one matters.
+pub fn workload(
+    client: &Client,
+) -> (
+    WorkloadStores,
+    impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (replica_sets, rs_writer) = reflector::store::<PartialObjectMeta<ReplicaSet>>();
+    let replica_set_updates = reflector::reflector(
+        rs_writer,
+        watcher(
+            Api::<PartialObjectMeta<ReplicaSet>>::all(client.clone()),
+            managed_by_baseplate(),
+        )
+        .default_backoff()
+        .modify(slim_replica_set),
+    )
+    .for_each(|_| future::ready(()));
+
+    let (pods, pod_writer) = reflector::store::<Pod>();
+    let pod_changes = reflector::reflector(
+        pod_writer,
+        watcher(Api::<Pod>::all(client.clone()), managed_by_baseplate())
+            .default_backoff()
+            .modify(pod_health::slim),
+    )
+    .touched_objects()
+    .predicate_filter(pod_fingerprint, PredicateConfig::default());
+    let stores = WorkloadStores { replica_sets, pods };
+    (stores, pod_changes, replica_set_updates)
+}
+
+/// What a cached pod says, for telling a change diagnosis sees from one it does not (the
+/// kubelet's heartbeat-like updates of conditions and addresses were slimmed away).
+fn pod_fingerprint(pod: &Pod) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&(&pod.status, &pod.metadata.deletion_timestamp))
+        .ok()?
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// The App a pod belongs to, by its label.
+pub fn app_of(pod: &Pod) -> Option<ObjectRef<DeserializeGuard<App>>> {
+    let app = pod.metadata.labels.as_ref()?.get(labels::APP)?;
+    Some(ObjectRef::new(app).within(pod.metadata.namespace.as_deref()?))
+}
+
+/// A ReplicaSet's owner and revision are all that is read: which is a Deployment's newest.
+fn slim_replica_set(replica_set: &mut PartialObjectMeta<ReplicaSet>) {
+    let meta = std::mem::take(&mut replica_set.metadata);
+    let revision = meta
+        .annotations
+        .and_then(|mut a| a.remove(super::rollout::REVISION))
+        .map(|revision| {
+            std::collections::BTreeMap::from([(super::rollout::REVISION.to_string(), revision)])
+        });
+    replica_set.metadata = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        uid: meta.uid,
+        annotations: revision,
+        owner_references: super::owner::controller_only(meta.owner_references),
+        ..Default::default()
+    };
 }
 
 /// Deployments are cached with their status (for the App's status) but without the pod

@@ -4,13 +4,14 @@
 pub mod caches;
 pub mod fake_api;
 pub mod fixtures;
+pub mod pods;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use baseplate_crd::{App, Platform};
-use baseplate_operator::controller::context::{ChildStores, Context, Settings};
+use baseplate_operator::controller::context::{ChildStores, Context, Settings, WorkloadStores};
 use baseplate_operator::controller::event_queue::EventQueue;
 use baseplate_operator::controller::reconcile::reconcile;
 use baseplate_operator::metrics::{self, Metrics};
@@ -24,6 +25,7 @@ use kube::runtime::events::{Recorder, Reporter};
 pub use caches::*;
 pub use fake_api::*;
 pub use fixtures::*;
+pub use pods::*;
 
 /// A reconciler's `Context` for tests: empty caches, a fixed clock and a fixed generated
 /// secret value, unless a part is replaced.
@@ -33,6 +35,7 @@ pub struct TestContext {
     platforms: Vec<Platform>,
     namespaces: Vec<PartialObjectMeta<Namespace>>,
     children: ChildStores,
+    workload: Option<WorkloadStores>,
 }
 
 impl TestContext {
@@ -43,6 +46,7 @@ impl TestContext {
             platforms: vec![],
             namespaces: vec![],
             children: empty_children(),
+            workload: None,
         }
     }
 
@@ -74,6 +78,12 @@ impl TestContext {
         self
     }
 
+    /// The ReplicaSet and pod caches (empty unless set).
+    pub fn workload(mut self, workload: WorkloadStores) -> Self {
+        self.workload = Some(workload);
+        self
+    }
+
     /// The Context; its event publisher runs on the current runtime.
     pub fn build(self) -> Context {
         let reporter = Reporter {
@@ -93,6 +103,10 @@ impl TestContext {
             platforms: store_of(self.platforms),
             namespaces: store_of(self.namespaces),
             children: self.children,
+            workload: self.workload.unwrap_or_else(|| WorkloadStores {
+                replica_sets: store_of(vec![]),
+                pods: store_of(vec![]),
+            }),
             settings: Settings {
                 resync: Duration::from_secs(600),
             },
