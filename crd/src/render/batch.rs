@@ -153,7 +153,8 @@ fn job_spec(job: &JobSettings, template: PodTemplateSpec) -> JobSpec {
 }
 
 /// A pod that runs `container` once: the App's env, config and secrets, the Platform's security
-/// context, no probes, no preStop, `restartPolicy: Never` (the Job counts retries itself).
+/// context and the App's placement, no probes, no preStop, `restartPolicy: Never` (the Job
+/// counts retries itself).
 fn pod_template(
     app: &App,
     settings: &Settings,
@@ -188,6 +189,11 @@ fn pod_template(
             volumes: Some(volumes),
             security_context: Some(settings.pod_security_context.clone()),
             automount_service_account_token: Some(settings.automount_service_account_token),
+            // The same nodes as the App's other pods: a migration needs the same network paths.
+            node_selector: settings.placement.node_selector.clone(),
+            tolerations: settings.placement.tolerations.clone(),
+            affinity: settings.placement.affinity.clone(),
+            priority_class_name: settings.placement.priority_class_name.clone(),
             ..Default::default()
         }),
     }
