@@ -16,6 +16,8 @@
 //! (package `baseplate-tests`) starts it.
 
 // More tests, one file per capability, beside this one.
+#[path = "e2e/batch.rs"]
+mod batch;
 #[path = "e2e/platform_diff.rs"]
 mod platform_diff;
 

@@ -41,7 +41,8 @@ pub struct Env {
     pub client: Client,
     pub namespace: String,
     // Dropped in this order: the operator stops before its namespace goes.
-    _operator: Operator,
+    operator: Operator,
+    operator_settings: Settings,
     _namespace: DeleteOnDrop<Namespace>,
 }
 
@@ -75,7 +76,7 @@ impl Env {
         .await?;
 
         let log = std::env::temp_dir().join(format!("{namespace}-operator.log"));
-        let mut operator = Operator::start(&Settings {
+        let operator_settings = Settings {
             binary: operator::binary()?,
             log,
             args: Vec::new(),
@@ -84,7 +85,8 @@ impl Env {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info,kube=warn".into()),
             )],
             identity,
-        })?;
+        };
+        let mut operator = Operator::start(&operator_settings)?;
         println!(
             "{test}: namespace {namespace}, operator log {}",
             operator.log().display()
@@ -93,9 +95,22 @@ impl Env {
         Ok(Some(Env {
             client,
             namespace,
-            _operator: operator,
+            operator,
+            operator_settings,
             _namespace: namespace_guard,
         }))
+    }
+
+    /// Stops the operator (SIGTERM) and starts a new process, with nothing remembered but
+    /// what is in the cluster; its log goes to a file of its own beside the first.
+    pub async fn restart_operator(&mut self) -> Result {
+        self.operator.stop()?;
+        let mut settings = self.operator_settings.clone();
+        settings.log = settings.log.with_extension("restarted.log");
+        self.operator = Operator::start(&settings)?;
+        println!("operator restarted, log {}", self.operator.log().display());
+        self.operator.wait_until_ready(REACT).await?;
+        Ok(())
     }
 
     pub fn api<K>(&self) -> Api<K>

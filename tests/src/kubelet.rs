@@ -78,3 +78,64 @@ pub fn scheduler_message(pod: &Pod) -> Option<String> {
         .message
         .clone()
 }
+
+/// The live pods of the Job with this UID (its controller labels them with it), once there are
+/// some, none of them on a node.
+pub async fn unscheduled_job_pods(env: &Env, job_uid: &str) -> Result<Vec<Pod>> {
+    let pods = env.api::<Pod>();
+    let selector =
+        ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={job_uid}"));
+    eventually(&format!("pods of the Job {job_uid}"), REACT, async || {
+        let live: Vec<Pod> = pods
+            .list(&selector)
+            .await?
+            .items
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        ensure!(!live.is_empty(), "no pod yet");
+        for pod in &live {
+            let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+            ensure!(
+                node.is_none(),
+                "pod on node {node:?}: its kubelet writes its status"
+            );
+        }
+        Ok(live)
+    })
+    .await
+}
+
+/// Ends `pod` as the kubelet does when its one container exits with `exit_code`: phase
+/// Succeeded for 0, Failed otherwise, the container terminated with that code.
+pub async fn write_exit(api: &Api<Pod>, pod: &Pod, exit_code: i32) -> Result {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let container = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+        .unwrap_or_default();
+    let (phase, reason) = if exit_code == 0 {
+        ("Succeeded", "Completed")
+    } else {
+        ("Failed", "Error")
+    };
+    api.patch_status(
+        &name,
+        &PatchParams::apply(MANAGER),
+        &Patch::Merge(json!({"status": {
+            "phase": phase,
+            "containerStatuses": [{
+                "name": container.0,
+                "image": container.1,
+                "imageID": "",
+                "ready": false,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit_code, "reason": reason}},
+            }],
+        }})),
+    )
+    .await?;
+    Ok(())
+}
