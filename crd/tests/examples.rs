@@ -83,3 +83,83 @@ fn every_example_app_renders_with_the_example_platform() {
         "only {rendered} examples fit examples/platform.yaml"
     );
 }
+
+/// The fenced `yaml` blocks of README.md that hold Apps or Platforms, with their first line.
+fn readme_manifests() -> Vec<(usize, String)> {
+    let readme = std::fs::read_to_string(common::examples_dir().join("../README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (number, line) in readme.lines().enumerate() {
+        match (&mut open, line.trim_start()) {
+            (None, "```yaml") => open = Some((number + 2, String::new())),
+            (Some(_), "```") => blocks.extend(open.take()),
+            (Some((_, text)), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+        .into_iter()
+        .filter(|(_, text)| text.contains("apiVersion: baseplate.dev/"))
+        .collect()
+}
+
+/// What the README shows an App or Platform to be is what the binary takes: each one
+/// renders (the Apps with every Platform the README shows), and the first screen's App is
+/// the file it names.
+#[test]
+fn every_app_and_platform_the_readme_shows_renders() {
+    let blocks = readme_manifests();
+    let parsed: Vec<(usize, baseplate_crd::manifest::Manifests)> = blocks
+        .iter()
+        .map(|(line, text)| (*line, parse(text)))
+        .collect();
+    let platforms: Vec<baseplate_crd::Platform> = parsed
+        .iter()
+        .flat_map(|(_, m)| m.platforms.clone())
+        .collect();
+    let mut apps = 0;
+    for (line, manifests) in &parsed {
+        for app in &manifests.apps {
+            let secrets = fixed_secrets(app);
+            baseplate_crd::render(app, &select(&platforms), &secrets)
+                .unwrap_or_else(|e| panic!("README.md line {line}: {e}"));
+            apps += 1;
+        }
+    }
+    assert!(
+        apps >= 1 && !platforms.is_empty(),
+        "the README shows an App and a Platform: {blocks:?}"
+    );
+    // The Platform applies to the README's App: its defaults reach the children.
+    let (_, shown) = &parsed[0];
+    let with_platform = baseplate_crd::render(
+        &shown.apps[0],
+        &select(&platforms),
+        &fixed_secrets(&shown.apps[0]),
+    )
+    .unwrap();
+    let yaml = to_yaml(&with_platform);
+    assert!(yaml.contains("apps.prod.example.com"), "{yaml}");
+
+    let (_, first) = &blocks[0];
+    let file = std::fs::read_to_string(common::examples_dir().join("hello.yaml")).unwrap();
+    let without_comments: String = file
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        first, &without_comments,
+        "README's first App is examples/hello.yaml"
+    );
+    let hello = parse(first).apps.remove(0);
+    let children = baseplate_crd::render(&hello, &select(&[]), &fixed_secrets(&hello)).unwrap();
+    assert_eq!(
+        children.names().len(),
+        7,
+        "`make render` prints seven objects"
+    );
+}

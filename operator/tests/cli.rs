@@ -241,7 +241,10 @@ fn explain_refuses_exactly_what_render_refuses() {
     // The same words (a backtrace, when RUST_BACKTRACE asks for one, names the command).
     let said = |output: &Output| {
         let text = stderr(output);
-        text.split("\n\nStack backtrace").next().unwrap().to_string()
+        text.split("\n\nStack backtrace")
+            .next()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(said(&explain), said(&render));
     assert!(
