@@ -15,20 +15,25 @@
 //! (`make e2e` builds it first), or the one named in `BASEPLATE_BIN`; the kit in `src/`
 //! (package `baseplate-tests`) starts it.
 
+// More tests, one file per capability, beside this one.
+#[path = "e2e/platform_diff.rs"]
+mod platform_diff;
+
 use std::collections::BTreeMap;
 
-use anyhow::ensure;
+use anyhow::{Context as _, ensure};
 use baseplate_crd::app::{Autoscaling, IngressSpec, Port, Probe, Resources, Secrets};
 use baseplate_crd::platform::{PlatformDefaults, PlatformSpec};
 use baseplate_crd::{App, AppSpec, Platform};
 use baseplate_tests::Result;
 use baseplate_tests::checks::{applied_fields, check_condition, check_not_degraded, condition};
-use baseplate_tests::env::{Env, GARBAGE_COLLECTION, MANAGER, OPERATOR, REACT};
+use baseplate_tests::env::{Env, GARBAGE_COLLECTION, MANAGER, OPERATOR, REACT, children_in};
 use baseplate_tests::fixtures::{SEVEN_KINDS, child_names, reference_spec};
 use baseplate_tests::kubelet::{
     scheduler_message, unscheduled_pods, write_container_statuses, write_unschedulable,
 };
 use baseplate_tests::namespace::DeleteOnDrop;
+use baseplate_tests::table::{self, cases::Where};
 use baseplate_tests::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -699,4 +704,238 @@ async fn pods_that_cannot_start_are_explained_in_the_apps_status() -> Result {
     })
     .await?;
     Ok(())
+}
+
+/// The whole invalid table (`crd/tests/data/invalid.yaml`) against the API server and the
+/// running operator: each admission case is refused by the API server naming its field, and
+/// each status case is stored, then reported by the operator with its reason and every error
+/// the offline check gives, while the children of the App's valid version stay exactly as
+/// they were. A disagreement with the offline verdict is a parity bug.
+#[tokio::test]
+#[ignore = "needs a cluster: BASEPLATE_E2E=1 make e2e"]
+async fn the_invalid_table_is_refused_at_admission_or_reported_by_the_operator() -> Result {
+    let Some(env) = Env::start("table").await? else {
+        return Ok(());
+    };
+    let cases = table::cases::all();
+    let mut failures = Vec::new();
+    let mut platforms = Vec::new();
+    for (i, case) in cases
+        .iter()
+        .filter(|c| c.refused == Where::Admission)
+        .enumerate()
+    {
+        let mut object = table::to_json(&case.document())?;
+        if object["kind"] == "App" {
+            object["metadata"]["namespace"] = json!(env.namespace);
+        } else {
+            let name = format!("{}-{i}", env.namespace);
+            object["metadata"]["name"] = json!(name);
+            platforms.push(DeleteOnDrop::<Platform>::new(&name));
+        }
+        let field = &case.errors[0].field;
+        match table::apply(&env.client, MANAGER, &object).await {
+            Ok(()) => failures.push(format!(
+                "{}: the API server accepted it; offline it is refused on {field}",
+                case.name
+            )),
+            Err(kube::Error::Api(status)) if table::names_field(&status.message, field) => {}
+            Err(kube::Error::Api(status)) => failures.push(format!(
+                "{}: refused ({}), but not naming {field}: {}",
+                case.name, status.code, status.message
+            )),
+            Err(other) => return Err(other.into()),
+        }
+    }
+
+    // The status cases run side by side, each in a namespace of its own (the waits are not
+    // `Send`, hence a local set on the test's own thread).
+    let status_cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| c.refused == Where::Status)
+        .collect();
+    let local = tokio::task::LocalSet::new();
+    let outcomes = local
+        .run_until(async {
+            let mut running = tokio::task::JoinSet::new();
+            for (i, case) in status_cases.into_iter().enumerate() {
+                let client = env.client.clone();
+                let namespace = format!("{}-s{i}", env.namespace);
+                running.spawn_local(async move {
+                    let name = case.name.clone();
+                    status_case(client, namespace, case)
+                        .await
+                        .map_err(|e| format!("{name}: {e:#}"))
+                });
+            }
+            running.join_all().await
+        })
+        .await;
+    failures.extend(outcomes.into_iter().filter_map(|outcome| outcome.err()));
+    drop(platforms);
+    ensure!(
+        failures.is_empty(),
+        "{} cases disagree with the offline verdict:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// One status case in a namespace of its own: the App's valid version gets its children, then
+/// the case's Platforms (selecting only that namespace) and the invalid version are applied.
+async fn status_case(client: kube::Client, namespace: String, case: table::cases::Case) -> Result {
+    use baseplate_tests::namespace::create_temporary_namespace;
+    use table::cases::{APP, Reason};
+
+    let _namespace = create_temporary_namespace(
+        &client,
+        &namespace,
+        BTreeMap::from([("baseplate-e2e".into(), "true".into())]),
+    )
+    .await?;
+    let apps: Api<App> = Api::namespaced(client.clone(), &namespace);
+    let valid = json!({
+        "apiVersion": "baseplate.dev/v1alpha1", "kind": "App",
+        "metadata": {"name": APP, "namespace": namespace},
+        "spec": {"image": "nginx:1.27", "ports": [{"name": "http", "containerPort": 8080}]},
+    });
+    table::apply(&client, MANAGER, &valid).await?;
+    eventually("the valid App's children", REACT, async || {
+        let app = apps.get(APP).await?;
+        let observed = app.status.as_ref().and_then(|s| s.observed_generation);
+        ensure!(
+            observed.is_some() && observed == app.metadata.generation,
+            "not reconciled yet"
+        );
+        let found = children_in(&client, &namespace, APP).await?;
+        ensure!(
+            found.len() == SEVEN_KINDS.len(),
+            "children {:?}",
+            found.keys()
+        );
+        Ok(())
+    })
+    .await?;
+
+    let mut expected: Vec<(String, String)> = case
+        .errors
+        .iter()
+        .map(|e| (e.field.clone(), e.message.clone()))
+        .collect();
+    let mut platforms = Vec::new();
+    for (short, document) in case.platform_documents() {
+        let name = format!("{namespace}-{short}");
+        let mut object = table::to_json(&document)?;
+        object["metadata"]["name"] = json!(name);
+        object["spec"]["namespaceSelector"] =
+            json!({"matchLabels": {"kubernetes.io/metadata.name": namespace}});
+        platforms.push(DeleteOnDrop::<Platform>::new(&name));
+        table::apply(&client, MANAGER, &object)
+            .await
+            .with_context(|| {
+                format!("the API server refuses Platform {short}, which passes offline")
+            })?;
+        for (_, message) in &mut expected {
+            *message = message.replace(&format!("platform/{short}"), &format!("platform/{name}"));
+        }
+    }
+    // A Platform may change the valid App's children (a new default) or refuse it already (a
+    // clash it makes alone): what must stay is what the operator made of it with the Platforms.
+    if !platforms.is_empty() {
+        let names: Vec<String> = case
+            .platform_documents()
+            .into_iter()
+            .map(|(short, _)| format!("{namespace}-{short}"))
+            .collect();
+        eventually("the Platforms reach the valid App", REACT, async || {
+            let app = apps.get(APP).await?;
+            let listed = app
+                .status
+                .as_ref()
+                .map(|s| s.platforms.clone())
+                .unwrap_or_default();
+            let refused = check_condition(&app, "Degraded", "True", None).is_ok();
+            ensure!(refused || listed == names, "status.platforms {listed:?}");
+            Ok(())
+        })
+        .await?;
+    }
+    let before = settled_children(&client, &namespace).await?;
+    let mut invalid = table::to_json(&case.document())?;
+    invalid["metadata"]["namespace"] = json!(namespace);
+    table::apply(&client, MANAGER, &invalid)
+        .await
+        .context("the API server refuses the App, which passes admission offline")?;
+
+    let reason = match case.reason {
+        Reason::InvalidSpec => "InvalidSpec",
+        Reason::PolicyViolation => "PolicyViolation",
+    };
+    eventually("the operator reports the App", REACT, async || {
+        let app = apps.get(APP).await?;
+        let observed = app.status.as_ref().and_then(|s| s.observed_generation);
+        ensure!(observed == app.metadata.generation, "not reconciled yet");
+        check_condition(&app, "Degraded", "True", Some(reason))?;
+        let message = &condition(&app, "Degraded").unwrap().message;
+        for (field, fragment) in &expected {
+            ensure!(
+                message.contains(&format!("{field}: ")) && message.contains(fragment.as_str()),
+                "the message does not name {field} with {fragment:?}: {message}"
+            );
+        }
+        Ok(())
+    })
+    .await?;
+    // Others write to the children too (the Deployment's status, the HPA its replicas), so what
+    // must not change is what Baseplate wrote: its apply's time and fields.
+    let after = children_in(&client, &namespace, APP).await?;
+    for (child, meta) in &before {
+        let now = after
+            .get(child)
+            .with_context(|| format!("{child} was deleted"))?;
+        ensure!(
+            written_by_the_operator(now) == written_by_the_operator(meta),
+            "{child} changed while the App was invalid"
+        );
+    }
+    Ok(())
+}
+
+/// The App's children once the operator has stopped writing them: it may write a child again
+/// after its first reconcile (the replica count handed over to the HPA, say).
+async fn settled_children(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<BTreeMap<String, ObjectMeta>> {
+    use table::cases::APP;
+    let written = |found: &BTreeMap<String, ObjectMeta>| -> Vec<_> {
+        found.values().map(written_by_the_operator).collect()
+    };
+    eventually(
+        "the operator stops writing the children",
+        REACT,
+        async || {
+            let first = children_in(client, namespace, APP).await?;
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let second = children_in(client, namespace, APP).await?;
+            ensure!(written(&first) == written(&second), "still being written");
+            Ok(second)
+        },
+    )
+    .await
+}
+
+/// The operator's last apply to a child: its time and fields. (Not the generation: the HPA
+/// changes the Deployment's replicas.)
+fn written_by_the_operator(meta: &ObjectMeta) -> (Option<String>, serde_json::Value) {
+    let entry = meta.managed_fields.iter().flatten().find(|m| {
+        m.manager.as_deref() == Some(OPERATOR) && m.operation.as_deref() == Some("Apply")
+    });
+    (
+        entry
+            .and_then(|m| m.time.as_ref())
+            .map(|t| format!("{t:?}")),
+        applied_fields(meta, OPERATOR),
+    )
 }

@@ -65,6 +65,12 @@ pub struct Options {
     /// then reported as not measured).
     #[arg(long)]
     pub skip_quiet: bool,
+    /// How long the restarted operator is watched (issue #14: every App reconciled within 30 s).
+    #[arg(long, default_value_t = 30)]
+    pub restart_window_seconds: u64,
+    /// Skip the operator restart phase.
+    #[arg(long)]
+    pub skip_restart: bool,
     /// Skip timing the cleanup (the namespaces are still deleted unless --keep-namespaces).
     #[arg(long)]
     pub skip_cleanup: bool,
@@ -92,6 +98,15 @@ impl Options {
         self.operator_log
             .clone()
             .unwrap_or_else(|| results_dir().join(format!("load-{}.operator.log", self.apps)))
+    }
+
+    /// The restarted operator's log, beside the first one's.
+    pub fn restart_log(&self) -> PathBuf {
+        let log = self.operator_log();
+        log.with_file_name(format!(
+            "{}.restart.log",
+            log.file_stem().unwrap_or_default().to_string_lossy()
+        ))
     }
 
     pub fn crds(&self) -> PathBuf {

@@ -16,7 +16,7 @@ use crate::options::Options;
 use crate::readings::{self, Samples, metrics_snapshot};
 use crate::report::{self, PhaseRow, Report};
 use crate::workload::HARNESS_MANAGER;
-use crate::{baseline, cleanup, cluster, converge, platform, quiet, workload};
+use crate::{baseline, cleanup, cluster, converge, floor, platform, quiet, restart, workload};
 
 /// Runs the harness; prints the table and writes the JSON report.
 pub async fn main(options: Options) -> anyhow::Result<Report> {
@@ -175,9 +175,28 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     ));
     report.baseline = baseline;
 
+    // 1b. The same-work floor: the Apps, their children and one status each, with no operator.
+    let floor_start = mark(client, epoch, None).await;
+    let floor_children = workload::render_all(&apps)?;
+    let floor = floor::run(client, &apps, &floor_children, options.apply_concurrency).await?;
+    drop(floor_children);
+    let floor_end = mark(client, epoch, None).await;
+    report.phases.push(row(
+        "**same-work floor** (Apps created, children applied, one status each; no operator)",
+        floor.total_seconds,
+        &floor_start,
+        &floor_end,
+        &samples,
+    ));
+    report.floor = floor;
+    let deleted = cluster::delete_namespaces(client, namespaces, options.timeout()).await?;
+    cluster::create_namespaces(client, namespaces).await?;
+    cluster::wait_out_live_lookups(deleted).await;
+    let reset = mark(client, epoch, None).await;
+
     // 2. Convergence.
     let log = options.operator_log();
-    let mut operator = Operator::start(&Settings {
+    let settings = Settings {
         binary: operator_binary,
         log: log.clone(),
         args: vec![
@@ -188,9 +207,10 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         ],
         env: options.operator_env.clone(),
         identity: Identity::Caller,
-    })?;
+    };
+    let mut operator = Operator::start(&settings)?;
     tracing::info!(pid = operator.pid(), address = %operator.address(), log = %log.display(), "operator started");
-    let sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
+    let mut sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
     let ready_seconds = operator
         .wait_until_ready(Duration::from_secs(120))
         .await?
@@ -226,6 +246,7 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
 
     // 3. Quiet.
     let quiet_end = if options.skip_quiet {
+        report.per_new_app = per_new_app_between(options.apps, &ready, &converged);
         mark(client, epoch, Some(&operator)).await
     } else {
         let (settle_seconds, settled) = quiet::settle(
@@ -237,6 +258,7 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         )
         .await?;
         let settle_end = mark(client, epoch, Some(&operator)).await;
+        report.per_new_app = per_new_app_between(options.apps, &ready, &settle_end);
         report.phases.push(row(
             "settle (until nothing moves)",
             settle_seconds,
@@ -265,6 +287,44 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
         quiet_end
     };
     report.quiet.skipped = options.skip_quiet;
+
+    // 3b. Operator restart with every App converged.
+    let quiet_end = if options.skip_restart {
+        report.restart.skipped = true;
+        quiet_end
+    } else {
+        let restart_settings = Settings {
+            log: options.restart_log(),
+            ..settings.clone()
+        };
+        let (restarted, restart) = restart::run(
+            &mut operator,
+            &restart_settings,
+            options.apps,
+            Duration::from_secs(options.restart_window_seconds),
+        )
+        .await?;
+        sampler.abort();
+        operator = restarted;
+        sampler = readings::spawn_sampler(operator.pid(), epoch, samples.clone());
+        let restart_end = mark(client, epoch, Some(&operator)).await;
+        // The new process's counters and CPU time start at zero.
+        let restart_start = Mark {
+            at: quiet_end.at,
+            metrics: Some(MetricsSnapshot::default()),
+            cpu: Some(0.0),
+            api_server: quiet_end.api_server.clone(),
+        };
+        report.phases.push(row(
+            "**operator restart** (stopped, started, watched)",
+            restart.window_seconds,
+            &restart_start,
+            &restart_end,
+            &samples,
+        ));
+        report.restart = restart;
+        restart_end
+    };
 
     // 4. Platform change.
     let expected: HashSet<(String, String)> = apps
@@ -314,7 +374,11 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.totals = metrics_snapshot(&operator).await?;
     sampler.abort();
     operator.stop()?;
-    report.log_errors = measure::classify_log_errors(&read_lossy(&log));
+    let mut logs = read_lossy(&log);
+    if !options.skip_restart {
+        logs.push_str(&read_lossy(&options.restart_log()));
+    }
+    report.log_errors = measure::classify_log_errors(&logs);
     {
         let samples = samples.lock().expect("lock");
         report.memory.peak_sampled_rss_kib = samples.rss.iter().map(|s| s.rss_kib).max();
@@ -333,6 +397,18 @@ async fn run(client: &Client, options: &Options, namespaces: &[String]) -> anyho
     report.machine.load_average_at_end = load_average();
     report.targets = report::evaluate(&report);
     Ok(report)
+}
+
+fn per_new_app_between(apps: usize, from: &Mark, to: &Mark) -> report::PerApp {
+    let operator = match (&from.metrics, &to.metrics) {
+        (Some(a), Some(b)) => a.delta(b),
+        _ => MetricsSnapshot::default(),
+    };
+    let api_server = match (&from.api_server, &to.api_server) {
+        (Some(a), Some(b)) => measure::diff_counters(a, b),
+        _ => measure::Counters::default(),
+    };
+    report::per_new_app(apps, &operator, &api_server)
 }
 
 fn read_lossy(path: &Path) -> String {

@@ -5,8 +5,9 @@
 //!
 //! Where kube's client-side CEL is looser than the API server's, the rule is evaluated by
 //! Baseplate's exact implementation instead, wherever the schema attaches it: quantities
-//! (kube-cel trims the spaces the API server refuses) and image references (the grammar, plus
-//! Docker's 255-character name limit, which the CEL rule cannot compute).
+//! (kube-cel trims the spaces the API server refuses) and image references (the grammar; Docker's
+//! 255-character name limit, which the CEL rule cannot compute, is resolution's, see
+//! [`crate::child_rules`]).
 
 use kube::core::cel;
 use serde_json::Value;
@@ -14,6 +15,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::error::FieldError;
 use crate::image::{IMAGE_RULE, ImageRef};
+use crate::int_or_percent;
 use crate::platform::Platform;
 use crate::quantity;
 use crate::schemas::Checked;
@@ -42,13 +44,21 @@ fn check<K: Checked>(object: &K) -> Vec<FieldError> {
     if errors.iter().any(is_over_a_count_limit) {
         return sorted(errors);
     }
-    let cel = K::validate_cel(&value);
+    let cel = match K::validate_cel(&value) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors.into_vec(),
+    };
     // kube-cel's verdict on a rule Baseplate evaluated exactly is dropped, pass or fail.
-    errors.extend(to_field_errors(cel).into_iter().filter(|e| {
-        !exact_rules
-            .iter()
-            .any(|(field, message)| e.field == *field && e.message.starts_with(message.as_str()))
-    }));
+    errors.extend(
+        cel.into_iter()
+            .filter(|e| {
+                !exact_rules.iter().any(|(node, rule)| {
+                    e.rule == *rule
+                        && (e.field_path == *node || e.field_path.starts_with(&format!("{node}.")))
+                })
+            })
+            .map(to_field_error),
+    );
     sorted(errors)
 }
 
@@ -61,7 +71,7 @@ const TOO_MANY: &str = "Too many: ";
 #[derive(Default)]
 struct Walk {
     errors: Vec<FieldError>,
-    /// (field, rule message) of every rule evaluated exactly.
+    /// (path of the schema node, rule) of every rule evaluated exactly.
     exact_rules: Vec<(String, String)>,
 }
 
@@ -76,6 +86,7 @@ impl Walk {
             }
         };
         let limit = |key: &str| schema[key].as_u64();
+        self.check_int_or_percent(schema, value, path);
         match value {
             Value::Object(fields) => {
                 if let Some(max) = limit("maxProperties")
@@ -94,6 +105,7 @@ impl Walk {
                         self.check(field_schema, field, &child(key));
                     }
                 }
+                self.check_object_rules(schema, fields, path);
             }
             Value::Array(items) => {
                 if let Some(max) = limit("maxItems")
@@ -152,34 +164,87 @@ impl Walk {
                 Some(quantity::POSITIVE_RULE) => quantity::check_positive(text)
                     .err()
                     .map(|reason| format!("{message} (got {text:?}; {reason})")),
-                Some(IMAGE_RULE) => ImageRef::parse(text).err().map(|e| e.to_string()),
+                // The name's length is the API server's to store and resolution's to refuse.
+                Some(IMAGE_RULE) => ImageRef::parse(text)
+                    .err()
+                    .filter(|e| !e.is_only_too_long())
+                    .map(|e| e.to_string()),
                 _ => continue,
             };
-            self.exact_rules
-                .push((path.to_string(), message.to_string()));
+            self.exact_rules.push((
+                path.to_string(),
+                rule["rule"].as_str().unwrap_or_default().to_string(),
+            ));
             if let Some(problem) = problem {
                 self.errors.push(FieldError::new(path, problem));
             }
         }
     }
+
+    /// Counts-or-percentages, whose rules kube-cel cannot evaluate (`type()`).
+    fn check_int_or_percent(&mut self, schema: &Value, value: &Value, path: &str) {
+        for rule in schema["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let text = rule["rule"].as_str().unwrap_or_default();
+            let Some(passes) = int_or_percent::passes(text, value) else {
+                continue;
+            };
+            self.exact_rules.push((path.to_string(), text.to_string()));
+            if !passes {
+                let message = rule["message"].as_str().unwrap_or_default();
+                self.errors
+                    .push(FieldError::new(path, format!("{message} (got {value})")));
+            }
+        }
+    }
+
+    /// The rules of an object node that Baseplate evaluates exactly: a limit against its
+    /// request, compared as the API server's `compareTo` does, whatever their size (kube-cel's
+    /// quantities overflow where the API server's do not).
+    fn check_object_rules(
+        &mut self,
+        schema: &Value,
+        fields: &serde_json::Map<String, Value>,
+        path: &str,
+    ) {
+        for rule in schema["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let text = rule["rule"].as_str().unwrap_or_default();
+            let (request, limit) = match text {
+                quantity::CPU_LIMIT_RULE => ("cpu", "cpuLimit"),
+                quantity::MEMORY_LIMIT_RULE => ("memory", "memoryLimit"),
+                _ => continue,
+            };
+            self.exact_rules.push((path.to_string(), text.to_string()));
+            let (Some(request_value), Some(limit_value)) = (
+                fields.get(request).and_then(Value::as_str),
+                fields.get(limit).and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if quantity::limit_below_request(request_value, limit_value) == Some(true) {
+                self.errors.push(FieldError::new(
+                    format!("{path}.{limit}"),
+                    quantity::limit_message(request, limit, request_value, limit_value),
+                ));
+            }
+        }
+    }
 }
 
-fn to_field_errors(result: Result<(), cel::ValidationErrors>) -> Vec<FieldError> {
-    let Err(errors) = result else {
-        return Vec::new();
+fn to_field_error(e: cel::ValidationError) -> FieldError {
+    let field = if e.field_path.is_empty() {
+        "metadata.name".to_string()
+    } else {
+        e.field_path
     };
-    errors
-        .into_vec()
-        .into_iter()
-        .map(|e| {
-            let field = if e.field_path.is_empty() {
-                "metadata.name".to_string()
-            } else {
-                e.field_path
-            };
-            FieldError::new(field, e.message)
-        })
-        .collect()
+    FieldError::new(field, e.message)
 }
 
 fn sorted(mut errors: Vec<FieldError>) -> Vec<FieldError> {

@@ -10,10 +10,13 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerBehavior, MetricSpec};
+use k8s_openapi::api::core::v1::{Affinity, Toleration};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::shutdown_margin;
 use crate::status::AppStatus;
 
 /// Probe rules shared by the App's main container and every sidecar: the two structs carry
@@ -28,8 +31,41 @@ macro_rules! probe_port_rule {
             ".port) ? ",
             "(has(self.ports) && self.ports.exists(p, p.name == self.",
             $probe,
-            ".port)) : ",
-            "(has(self.ports) && size(self.ports) > 0))"
+            ".port && ",
+            tcp!("p"),
+            ")) : ",
+            "(has(self.ports) && self.ports.exists(p, ",
+            tcp!("p"),
+            ")))"
+        )
+    };
+}
+
+/// Whether the port `$p` speaks TCP (the default protocol), as a CEL expression.
+macro_rules! tcp {
+    ($p:literal) => {
+        concat!("(!has(", $p, ".protocol) || ", $p, ".protocol == 'TCP')")
+    };
+}
+
+/// The protocol of port `$p`, with TCP for none, as a CEL expression.
+macro_rules! protocol_of {
+    ($p:literal) => {
+        concat!("(has(", $p, ".protocol) ? ", $p, ".protocol : 'TCP')")
+    };
+}
+
+/// Two ports `$p` and `$q` that would bind the same socket: one number, one protocol.
+macro_rules! same_socket {
+    ($p:literal, $q:literal) => {
+        concat!(
+            $p,
+            ".containerPort == ",
+            $q,
+            ".containerPort && ",
+            protocol_of!($p),
+            " == ",
+            protocol_of!($q)
         )
     };
 }
@@ -45,7 +81,7 @@ macro_rules! probe_port_message {
     ($probe:literal) => {
         concat!(
             $probe,
-            ".port must name one of this container's ports (or leave it out to use the first port; a container with no ports needs one)"
+            ".port must name one of this container's ports that speaks TCP (probes cannot check UDP or SCTP ports); or leave it out to probe the first TCP port, which the container must then have"
         )
     };
 }
@@ -90,12 +126,26 @@ macro_rules! probe_port_message {
     validation = Rule::new(concat!("!has(self.secrets) || !has(self.config) || !has(self.config.env) || self.config.env.all(k, !(k in ", secret_keys!(), "))"))
         .message("a key in spec.config.env is also declared in spec.secrets; keep it in one place")
         .field_path(".secrets"),
-    validation = Rule::new("!has(self.ingress) || (has(self.ingress.enabled) && !self.ingress.enabled) || (has(self.ports) && size(self.ports) > 0)")
-        .message("spec.ingress needs at least one entry in spec.ports to route to; add a port or set ingress.enabled: false")
+    validation = Rule::new(concat!("!has(self.ingress) || (has(self.ingress.enabled) && !self.ingress.enabled) || (has(self.ports) && self.ports.exists(p, ", tcp!("p"), "))"))
+        .message("spec.ingress needs at least one entry in spec.ports that speaks TCP to route to (an Ingress carries HTTP, never UDP or SCTP); add a TCP port or set ingress.enabled: false")
         .field_path(".ingress"),
-    validation = Rule::new("!has(self.ingress) || !has(self.ingress.port) || (has(self.ports) && self.ports.exists(p, p.name == self.ingress.port))")
-        .message("spec.ingress.port must name one of spec.ports")
+    validation = Rule::new(concat!("!has(self.ingress) || !has(self.ingress.port) || (has(self.ports) && self.ports.exists(p, p.name == self.ingress.port && ", tcp!("p"), "))"))
+        .message("spec.ingress.port must name one of spec.ports that speaks TCP (an Ingress carries HTTP, never UDP or SCTP)")
         .field_path(".ingress.port"),
+    // Containers of one pod share its network: a port name or a socket (number and protocol)
+    // may appear once in the whole pod, as the API server requires of names.
+    validation = Rule::new("!has(self.sidecars) || !has(self.ports) || self.sidecars.all(s, !has(s.ports) || s.ports.all(p, !self.ports.exists(q, q.name == p.name)))")
+        .message("a sidecar's port has the same name as one of spec.ports; port names must be unique in the whole pod, so rename one")
+        .field_path(".sidecars"),
+    validation = Rule::new(concat!("!has(self.sidecars) || !has(self.ports) || self.sidecars.all(s, !has(s.ports) || s.ports.all(p, !self.ports.exists(q, ", same_socket!("p", "q"), ")))"))
+        .message("a sidecar listens on the same containerPort and protocol as one of spec.ports; containers of one pod share its network, so give one of them another port")
+        .field_path(".sidecars"),
+    validation = Rule::new(concat!("!has(self.sidecars) || self.sidecars.all(s, self.sidecars.all(t, s.name == t.name || !has(s.ports) || !has(t.ports) || s.ports.all(p, !t.ports.exists(q, q.name == p.name || (", same_socket!("p", "q"), ")))))"))
+        .message("two sidecars have a port with the same name, or the same containerPort and protocol; ports must be unique in the whole pod, so change one of them")
+        .field_path(".sidecars"),
+    validation = Rule::new(concat!("!has(self.terminationGracePeriodSeconds) || self.terminationGracePeriodSeconds >= (has(self.preStopSleepSeconds) ? self.preStopSleepSeconds : 0) + ", shutdown_margin!()))
+        .message(concat!("spec.terminationGracePeriodSeconds must be at least spec.preStopSleepSeconds (0 when left out) + ", shutdown_margin!(), ": the containers need that long after the preStop sleep to finish in-flight work before they are killed; raise it or lower preStopSleepSeconds"))
+        .field_path(".terminationGracePeriodSeconds"),
     // spec.env and config.files share the ConfigMap's keys: the file would replace the variable.
     validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
         .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
@@ -113,7 +163,7 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(
         validation = ("self.all(p, self.exists_one(q, q.name == p.name))", "port names must be unique"),
-        validation = ("self.all(p, self.exists_one(q, q.containerPort == p.containerPort))", "containerPort numbers must be unique"),
+        validation = (concat!("self.all(p, self.exists_one(q, ", same_socket!("p", "q"), "))"), "containerPort numbers must be unique per protocol: one number may serve TCP and UDP (as DNS does), but not twice for one protocol"),
     )]
     #[schemars(length(max = 20))]
     pub ports: Vec<Port>,
@@ -178,18 +228,57 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
 
+    /// Seconds every container sleeps in preStop so endpoints drain before SIGTERM; 0 turns the
+    /// sleep off (for Apps no Service routes to). Default: the Platform's (built-in 10), raised
+    /// to the Platforms' `limits.minPreStopSleepSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 600", "preStopSleepSeconds must be between 0 and 600"))]
+    pub pre_stop_sleep_seconds: Option<i64>,
+    /// Seconds the pods get to stop (queue workers need more than a web server). At least the
+    /// preStop sleep plus 20: a lower value from a layer below the App's preStop is raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 3600", "terminationGracePeriodSeconds must be between 0 and 3600"))]
+    pub termination_grace_period_seconds: Option<i64>,
+
+    /// Node labels the pods must run on (`kubernetes.io/arch: arm64`, a spot pool's label).
+    /// Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::node_selector_rules(), "maxProperties" = 64, "additionalProperties" = crate::placement::node_selector_values()))]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Taints the pods tolerate, in the pod's own shape. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::toleration_rules()))]
+    #[schemars(length(max = 32))]
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Node and pod (anti-)affinity, in the pod's own shape. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// The PriorityClass of the pods. Replaces the Platform's value as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "priorityClassName must name a PriorityClass: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as high-priority")))]
+    #[schemars(length(max = 253))]
+    pub priority_class_name: Option<String>,
+
     /// Extra labels for the pods (never for the selector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(
-        validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "podLabels may not set app.kubernetes.io/* or baseplate.dev/* labels: Baseplate owns them"),
-    )]
-    // A pattern, not CEL: a regex over every value of a map is beyond the API server's CEL cost budget.
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::all([
+        crate::cel_rule::on_keys("!k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/')", "podLabels may not set app.kubernetes.io/* or baseplate.dev/* labels: Baseplate owns them"),
+        crate::cel_rule::on_keys(crate::labels::KEY_PREDICATE, &format!("podLabels {}", crate::labels::KEYS_MESSAGE)),
+    ])))]
+    // Values by pattern, not CEL: a regex over every value of a map is beyond the API server's
+    // CEL cost budget (over its keys it is not: their size is bounded with maxProperties).
     #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": crate::labels::VALUE_PATTERN}))]
     pub pod_labels: BTreeMap<String, String>,
 
     /// Extra annotations for the pods.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = ("self.all(k, !k.startsWith('baseplate.dev/'))", "podAnnotations may not set baseplate.dev/* annotations: Baseplate owns them"))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::all([
+        crate::cel_rule::on_keys("!k.startsWith('baseplate.dev/')", "podAnnotations may not set baseplate.dev/* annotations: Baseplate owns them"),
+        crate::cel_rule::on_keys(crate::labels::KEY_PREDICATE, &format!("podAnnotations {}", crate::labels::KEYS_MESSAGE)),
+    ])))]
+    // The count bounds the CEL rules' cost; the API server's own limit is on the total size
+    // (256 KiB), which CEL cannot add up and resolution checks.
+    #[schemars(extend("maxProperties" = 256))]
     pub pod_annotations: BTreeMap<String, String>,
 }
 
@@ -233,11 +322,19 @@ impl Protocol {
     }
 }
 
-/// CPU-based horizontal autoscaling.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
-    .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
-    .field_path(".minReplicas"))]
+/// Horizontal autoscaling: on CPU by default, on memory and on any HPA v2 metric when asked.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(
+    validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas")
+        .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
+        .field_path(".minReplicas"),
+    validation = Rule::new("!has(self.metrics) || !has(self.targetCPUUtilizationPercentage) || !self.metrics.exists(m, has(m.resource) && m.resource.name == 'cpu')")
+        .message("autoscaling.metrics has a cpu Resource metric and targetCPUUtilizationPercentage is set too: the HPA would get two CPU targets; keep one of them")
+        .field_path(".metrics"),
+    validation = Rule::new("!has(self.metrics) || !has(self.targetMemoryUtilizationPercentage) || !self.metrics.exists(m, has(m.resource) && m.resource.name == 'memory')")
+        .message("autoscaling.metrics has a memory Resource metric and targetMemoryUtilizationPercentage is set too: the HPA would get two memory targets; keep one of them")
+        .field_path(".metrics"),
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Autoscaling {
     /// Set to false to run a fixed number of replicas instead.
@@ -254,10 +351,30 @@ pub struct Autoscaling {
     #[x_kube(validation = ("self >= 1 && self <= 100", "targetCPUUtilizationPercentage must be between 1 and 100"))]
     #[serde(rename = "targetCPUUtilizationPercentage")]
     pub target_cpu_utilization_percentage: Option<i32>,
+    /// Average memory utilisation (percent of the request) the autoscaler aims for. No memory
+    /// metric unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 100", "targetMemoryUtilizationPercentage must be between 1 and 100"))]
+    #[serde(rename = "targetMemoryUtilizationPercentage")]
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// Extra metrics in the HorizontalPodAutoscaler's own (autoscaling/v2) shape: `Pods`,
+    /// `Object`, `External`, `ContainerResource` or `Resource`. Given by a layer above the one
+    /// that set `targetCPUUtilizationPercentage` (an App's metrics over the built-in 70%), they
+    /// replace the CPU target instead of adding to it. The list is taken as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::metrics::metric_rules()))]
+    #[schemars(length(max = 10))]
+    pub metrics: Option<Vec<MetricSpec>>,
+    /// Scale-up and scale-down rules in the HorizontalPodAutoscaler's own shape. Each direction
+    /// is taken as a whole from the highest layer that sets it. Built-in: Kubernetes' defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::metrics::behavior_rules()))]
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 /// CPU and memory as Kubernetes quantities (`100m`, `0.5`, `128Mi`, `1Gi`).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[schemars(extend("x-kubernetes-validations" = crate::quantity::limit_rules()))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,7 +382,7 @@ pub struct Resources {
     #[schemars(length(max = 32))]
     pub cpu: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE)))]
+    #[schemars(extend("x-kubernetes-validations" = crate::quantity::memory_rules()))]
     #[schemars(length(max = 32))]
     pub memory: Option<String>,
     /// CPU limit. No CPU limit unless set here or by the Platform.
@@ -275,7 +392,7 @@ pub struct Resources {
     pub cpu_limit: Option<String>,
     /// Memory limit. Defaults to the memory request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE)))]
+    #[schemars(extend("x-kubernetes-validations" = crate::quantity::memory_rules()))]
     #[schemars(length(max = 32))]
     pub memory_limit: Option<String>,
 }
@@ -329,7 +446,7 @@ pub struct Sidecar {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(
         validation = ("self.all(p, self.exists_one(q, q.name == p.name))", "port names must be unique"),
-        validation = ("self.all(p, self.exists_one(q, q.containerPort == p.containerPort))", "containerPort numbers must be unique"),
+        validation = (concat!("self.all(p, self.exists_one(q, ", same_socket!("p", "q"), "))"), "containerPort numbers must be unique per protocol: one number may serve TCP and UDP (as DNS does), but not twice for one protocol"),
     )]
     #[schemars(length(max = 20))]
     pub ports: Vec<Port>,
@@ -367,12 +484,12 @@ pub struct Config {
     pub env: BTreeMap<String, String>,
     /// Files by name, mounted read-only under `mountPath`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = ("self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253 && k != '.' && k != '..')", "config file names must be letters, digits, '-', '_' and '.', at most 253 characters"))]
+    #[x_kube(validation = ("self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253 && k != '.' && !k.startsWith('..'))", "config file names must be letters, digits, '-', '_' and '.', at most 253 characters, not '.' and not starting with '..' (the kubelet keeps its own files under ..data); rename the file"))]
     #[schemars(extend("maxProperties" = 256))]
     pub files: BTreeMap<String, String>,
     /// Where the files appear in the container. Default: the Platform's (built-in `/etc/app`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = ("self.startsWith('/') && self != '/' && self != '/tmp'", "config.mountPath must be an absolute directory other than / and /tmp"))]
+    #[x_kube(validation = (crate::mount_path::RULE, concat!("config.mountPath ", crate::mount_path::message!())))]
     #[schemars(length(max = 1024))]
     pub mount_path: Option<String>,
 }
@@ -419,15 +536,12 @@ pub struct IngressSpec {
     pub enabled: Option<bool>,
     /// Host name. Default: the Platform's host template (built-in `{name}.{namespace}.apps.example.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = (
-        "self.matches('^(\\\\*\\\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') && size(self) <= 253",
-        "ingress.host must be a lowercase DNS name such as shop.example.com"
-    ))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::HOST_RULE, crate::names::HOST_MESSAGE)))]
     #[schemars(length(max = 253))]
     pub host: Option<String>,
     /// URL path prefixes routed to the App. Default `/`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(validation = ("self.all(p, p.startsWith('/'))", "ingress paths must start with '/'"))]
+    #[x_kube(validation = (crate::names::PATHS_RULE, crate::names::PATHS_MESSAGE))]
     #[schemars(length(max = 32), inner(length(max = 1024)))]
     pub paths: Vec<String>,
     /// Name of the port to route to. Default: the first port.

@@ -15,6 +15,13 @@ use crate::platform::{
 pub const PRE_STOP_SLEEP_SECONDS: i64 = 10;
 /// Time a container gets after its preStop sleep to finish in-flight work before SIGKILL.
 pub const SHUTDOWN_MARGIN_SECONDS: i64 = 20;
+/// [`SHUTDOWN_MARGIN_SECONDS`] as a literal, for the CRDs' CEL rules.
+macro_rules! shutdown_margin {
+    () => {
+        "20"
+    };
+}
+pub(crate) use shutdown_margin;
 pub const HOST_TEMPLATE: &str = "{name}.{namespace}.apps.example.com";
 pub const ZONE_KEY: &str = "topology.kubernetes.io/zone";
 pub const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
@@ -29,6 +36,10 @@ pub fn defaults() -> PlatformDefaults {
             min_replicas: Some(2),
             max_replicas: Some(10),
             target_cpu_utilization_percentage: Some(70),
+            // No memory metric, no extra metrics, Kubernetes' own scaling behaviour.
+            target_memory_utilization_percentage: None,
+            metrics: None,
+            behavior: None,
         }),
         resources: Some(Resources {
             cpu: Some("100m".into()),
@@ -91,6 +102,11 @@ pub fn defaults() -> PlatformDefaults {
             max_skew: Some(1),
             when_unsatisfiable: Some("ScheduleAnyway".into()),
         }),
+        // Anywhere the scheduler likes, at the cluster's default priority.
+        node_selector: None,
+        tolerations: None,
+        affinity: None,
+        priority_class_name: None,
         labels: Default::default(),
         annotations: Default::default(),
         config_mount_path: Some("/etc/app".into()),
@@ -101,5 +117,16 @@ fn runtime_default_seccomp() -> SeccompProfile {
     SeccompProfile {
         type_: "RuntimeDefault".into(),
         localhost_profile: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cel_literal_of_the_shutdown_margin_is_the_margin() {
+        assert_eq!(
+            shutdown_margin!().parse::<i64>(),
+            Ok(super::SHUTDOWN_MARGIN_SECONDS)
+        );
     }
 }

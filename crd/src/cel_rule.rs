@@ -25,3 +25,29 @@ pub fn message_for(message: &str, value: &str) -> String {
 fn escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\'', "\\'")
 }
+
+/// One rule over every key `k` of a map, whose message quotes the first key that breaks it.
+pub fn on_keys(predicate: &str, message: &str) -> Value {
+    json!({
+        "rule": format!("self.all(k, {predicate})"),
+        "message": message,
+        "messageExpression": format!(
+            "'{} (got \"' + self.filter(k, !({predicate}))[0] + '\")'",
+            escape(message)
+        ),
+    })
+}
+
+/// Several rules as one `x-kubernetes-validations` list.
+pub fn all(rules: impl IntoIterator<Item = Value>) -> Value {
+    Value::Array(rules.into_iter().collect())
+}
+
+/// One rule with a plain message and, where the field path is not the rule's node, the path.
+pub fn rule(rule: &str, message: &str, field_path: Option<&str>) -> Value {
+    let mut value = json!({"rule": rule, "message": message});
+    if let Some(path) = field_path {
+        value["fieldPath"] = json!(path);
+    }
+    value
+}

@@ -64,6 +64,9 @@ pub const ENTRY_MESSAGE: &str = "allowedRegistries entries must be a lowercase r
 
 /// Docker's limit on a repository name, domain included.
 const NAME_MAX_LEN: usize = 255;
+/// Why a name over [`NAME_MAX_LEN`] is refused: the one rule the CRD's CEL cannot compute (it
+/// needs the name normalised), so the API server stores such an App and resolution refuses it.
+const TOO_LONG: &str = "its name with the registry is longer than 255 characters";
 
 /// An image reference, with Docker Hub's defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +83,14 @@ pub struct ImageRef {
 pub struct ImageError {
     pub value: String,
     pub reason: &'static str,
+}
+
+impl ImageError {
+    /// Whether the reference follows the grammar (as the CRD's CEL rule checks it) and only its
+    /// normalised name is too long.
+    pub fn is_only_too_long(&self) -> bool {
+        self.reason == TOO_LONG
+    }
 }
 
 impl ImageRef {
@@ -112,7 +123,7 @@ impl ImageRef {
                 }
                 ParseError::NameContainsUppercase => "its repository has uppercase letters",
                 ParseError::NameEmpty => "it has no repository",
-                ParseError::NameTooLong => "its name is longer than 255 characters",
+                ParseError::NameTooLong => TOO_LONG,
                 ParseError::ReferenceInvalidFormat | ParseError::TagInvalidFormat => {
                     "it does not follow the grammar (an uppercase repository, a bad tag or port, or a stray character)"
                 }
@@ -133,9 +144,7 @@ impl ImageRef {
             ));
         }
         if reference.registry().len() + 1 + repository.len() > NAME_MAX_LEN {
-            return Err(refuse(
-                "its name with the registry is longer than 255 characters",
-            ));
+            return Err(refuse(TOO_LONG));
         }
         Ok(Self {
             registry: reference.registry().to_string(),

@@ -13,6 +13,44 @@ pub const CONFIG_HASH: &str = "baseplate.dev/config-hash";
 pub const SECRET_HASH: &str = "baseplate.dev/secret-hash";
 /// What Kubernetes accepts as a label value (at most 63 characters besides).
 pub const VALUE_PATTERN: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+
+/// A label or annotation key (a qualified name): an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or
+/// digit. The prefix's limit of 253 characters is checked apart ([`KEY_PREDICATE`]).
+macro_rules! key_pattern {
+    () => {
+        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+    };
+}
+pub(crate) use key_pattern;
+
+pub const KEY_PATTERN: &str = key_pattern!();
+
+/// CEL: the map key `k` is a label or annotation key.
+pub const KEY_PREDICATE: &str =
+    concat!("k.matches('", key_pattern!(), "') && k.indexOf('/') <= 253");
+pub const KEYS_MESSAGE: &str = "keys must be label keys: an optional DNS prefix of at most 253 characters and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (e.g. team or example.com/team); rename the key";
+
+/// The API server's limit on all of one object's annotations, keys and values together.
+pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
+
+/// Whether `key` is a valid label or annotation key.
+pub fn is_key(key: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(KEY_PATTERN).expect("the key pattern compiles")
+    });
+    PATTERN.is_match(key) && key.find('/').is_none_or(|slash| slash <= 253)
+}
+
+/// The size the API server counts for a set of annotations: every key and value, in bytes.
+pub fn annotations_size<'a>(
+    annotations: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> usize {
+    annotations
+        .into_iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum()
+}
 pub const CERT_MANAGER_ISSUER: &str = "cert-manager.io/cluster-issuer";
 
 /// The pod selector. It never changes for an App's life, because a Deployment's selector is immutable.

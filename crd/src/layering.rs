@@ -128,6 +128,21 @@ impl<'a> Resolver<'a> {
             .map_or_else(|| "unset".to_string(), |p| p.source.to_string())
     }
 
+    /// How high the layer that set `key` sits: the built-in layer 0, Platforms from 1 by
+    /// ascending priority, the App above them all; `None` when unset or computed by a rule.
+    pub fn layer_rank(&self, key: &str) -> Option<usize> {
+        match &self.provenance.get(key)?.source {
+            Source::BuiltIn => Some(0),
+            Source::Platform(name) => self
+                .layers
+                .iter()
+                .position(|l| &l.name == name)
+                .map(|i| i + 1),
+            Source::App => Some(self.layers.len() + 1),
+            Source::Rule(_) => None,
+        }
+    }
+
     /// The App's value if it set one, else the highest Platform's, else the built-in one.
     pub fn pick_optional<T: Serialize>(
         &mut self,

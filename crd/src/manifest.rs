@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::admission;
 use crate::app::App;
+use crate::child_rules;
 use crate::error::{FieldError, ManifestError};
 use crate::platform::Platform;
 use crate::strict_fields;
@@ -23,6 +24,26 @@ pub struct Manifests {
 /// errors, in `metadata` and in the embedded Kubernetes types too) and with the CRDs' CEL rules
 /// applied, as the API server would on `kubectl apply`.
 pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> {
+    parse_documents(source_name, text, Foreign::Refuse)
+}
+
+/// As [`parse`], but documents of other kinds (a kustomization, a Namespace, a Deployment) are
+/// skipped: for the files of a repository directory, where Apps sit beside other objects.
+pub fn parse_ours(source_name: &str, text: &str) -> Result<Manifests, ManifestError> {
+    parse_documents(source_name, text, Foreign::Skip)
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Foreign {
+    Refuse,
+    Skip,
+}
+
+fn parse_documents(
+    source_name: &str,
+    text: &str,
+    foreign: Foreign,
+) -> Result<Manifests, ManifestError> {
     let documents = yaml::documents(text).map_err(|e| ManifestError::Parse {
         source_name: source_name.into(),
         index: e.document,
@@ -36,6 +57,9 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
         }
         let api_version = document["apiVersion"].as_str().unwrap_or_default();
         let kind = document["kind"].as_str().unwrap_or_default().to_string();
+        if foreign == Foreign::Skip && !is_ours(api_version, &kind) {
+            continue;
+        }
         if let Some(problem) = not_ours(api_version, &kind) {
             return Err(ManifestError::UnexpectedKind {
                 source_name: source_name.into(),
@@ -60,6 +84,13 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
         if !unknown.is_empty() {
             return Err(invalid(unknown));
         }
+        // The API server takes the namespace from the request's URL, where a namespace that
+        // is not a name cannot exist; a file can hold any text.
+        if let Some(namespace) = document["metadata"]["namespace"].as_str()
+            && let Some(error) = child_rules::namespace_is_a_name(namespace)
+        {
+            return Err(invalid(vec![error]));
+        }
         if kind == "App" {
             let app: App = strict(document).map_err(|e| invalid(vec![e]))?;
             let errors = admission::check_app(&app);
@@ -77,6 +108,10 @@ pub fn parse(source_name: &str, text: &str) -> Result<Manifests, ManifestError> 
         }
     }
     Ok(manifests)
+}
+
+fn is_ours(api_version: &str, kind: &str) -> bool {
+    api_version == API_VERSION && (kind == "App" || kind == "Platform")
 }
 
 /// Why a document with this `apiVersion` and `kind` is not an App or a Platform, if it is not.

@@ -16,7 +16,11 @@ use serde::Serialize;
 
 /// A label key: an optional DNS-subdomain prefix of at most 253 characters and `/`, then a name
 /// of at most 63 characters.
-pub const KEY_RULE: &str = "self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && self.indexOf('/') <= 253";
+pub const KEY_RULE: &str = concat!(
+    "self.matches('",
+    crate::labels::key_pattern!(),
+    "') && self.indexOf('/') <= 253"
+);
 pub const KEY_MESSAGE: &str = "a selector key must be a label key: an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (e.g. kubernetes.io/metadata.name or team)";
 
 /// Schema only: the wire type stays `LabelSelector`.

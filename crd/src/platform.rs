@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
+use k8s_openapi::api::core::v1::{Affinity, PodSecurityContext, SecurityContext, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
@@ -53,6 +53,9 @@ pub struct PlatformSpec {
 
 /// Every knob an SRE can default. All optional: what is left out falls through to lower layers.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = Rule::new("!has(self.minReadySeconds) || !has(self.progressDeadlineSeconds) || self.minReadySeconds < self.progressDeadlineSeconds")
+    .message("minReadySeconds must be below progressDeadlineSeconds, or every rollout would be reported as failed before its pods count as ready; lower minReadySeconds or raise progressDeadlineSeconds")
+    .field_path(".minReadySeconds"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlatformDefaults {
     /// Fixed replica count used when autoscaling is off.
@@ -91,29 +94,62 @@ pub struct PlatformDefaults {
     pub ingress: Option<IngressDefaults>,
     /// Replaces the built-in restricted pod securityContext as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::security_context::pod_rules()))]
     pub pod_security_context: Option<PodSecurityContext>,
     /// Replaces the built-in restricted container securityContext as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::security_context::container_rules()))]
     pub container_security_context: Option<SecurityContext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automount_service_account_token: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology_spread: Option<TopologySpreadDefaults>,
+    /// Node labels the pods must run on (`kubernetes.io/arch: arm64`, a spot pool's label).
+    /// An App's own value replaces this one as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::node_selector_rules(), "maxProperties" = 64, "additionalProperties" = crate::placement::node_selector_values()))]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Taints the pods tolerate, in the pod's own shape. An App's own value replaces this one as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::placement::toleration_rules()))]
+    #[schemars(length(max = 32))]
+    pub tolerations: Option<Vec<Toleration>>,
+    /// Node and pod (anti-)affinity, in the pod's own shape. An App's own value replaces this one as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// The PriorityClass of the pods. An App's own value replaces this one as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "priorityClassName must name a PriorityClass: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as high-priority")))]
+    #[schemars(length(max = 253))]
+    pub priority_class_name: Option<String>,
     /// Extra labels on every child and pod. Layers add up; a higher layer wins on the same key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(
-        validation = ("self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/'))", "labels may not set app.kubernetes.io/* or baseplate.dev/* keys: Baseplate owns them"),
-    )]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::all([
+        crate::cel_rule::on_keys("!k.startsWith('app.kubernetes.io/') && !k.startsWith('baseplate.dev/')", "labels may not set app.kubernetes.io/* or baseplate.dev/* keys: Baseplate owns them"),
+        crate::cel_rule::on_keys(crate::labels::KEY_PREDICATE, &format!("labels {}", crate::labels::KEYS_MESSAGE)),
+    ])))]
     #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": crate::labels::VALUE_PATTERN}))]
     pub labels: BTreeMap<String, String>,
     /// Extra annotations on every child and pod. Layers add up; a higher layer wins on the same key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = ("self.all(k, !k.startsWith('baseplate.dev/'))", "annotations may not set baseplate.dev/* keys: Baseplate owns them"))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::all([
+        crate::cel_rule::on_keys("!k.startsWith('baseplate.dev/')", "annotations may not set baseplate.dev/* keys: Baseplate owns them"),
+        crate::cel_rule::on_keys(crate::labels::KEY_PREDICATE, &format!("annotations {}", crate::labels::KEYS_MESSAGE)),
+    ])))]
+    // The count bounds the rules' cost; the total size (256 KiB) is checked on resolution.
+    #[schemars(extend("maxProperties" = 256))]
     pub annotations: BTreeMap<String, String>,
     /// Directory where `config.files` are mounted. Built-in `/etc/app`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = ("self.startsWith('/') && self != '/' && self != '/tmp'", "configMountPath must be an absolute directory other than / and /tmp"))]
+    #[x_kube(validation = (crate::mount_path::RULE, concat!("configMountPath ", crate::mount_path::message!())))]
+    #[schemars(length(max = 1024))]
     pub config_mount_path: Option<String>,
+}
+
+macro_rules! rollout_message {
+    () => {
+        "must be a whole number of pods (0 or more) or a percentage from 0% to 100%, such as 1 or 25%"
+    };
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -123,9 +159,11 @@ pub struct PlatformDefaults {
 pub struct RollingUpdateDefaults {
     /// Pods above the desired count during a rollout (number or percentage). Built-in 25%.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::int_or_percent::FROM_ZERO_RULE, concat!("rollingUpdate.maxSurge ", rollout_message!())))]
     pub max_surge: Option<IntOrString>,
     /// Pods below the desired count during a rollout. Built-in 0: no capacity is lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (crate::int_or_percent::FROM_ZERO_RULE, concat!("rollingUpdate.maxUnavailable ", rollout_message!())))]
     pub max_unavailable: Option<IntOrString>,
 }
 
@@ -137,6 +175,10 @@ pub struct PdbDefaults {
     pub enabled: Option<bool>,
     /// Built-in 1. A PDB is only made when the App's minimum replicas is at least 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = (
+        crate::int_or_percent::FROM_ONE_RULE,
+        "podDisruptionBudget.maxUnavailable must be a whole number of at least 1 or a percentage from 1% to 100%, such as 1 or 25%: 0 would block every node drain"
+    ))]
     pub max_unavailable: Option<IntOrString>,
 }
 
@@ -148,11 +190,13 @@ pub struct IngressDefaults {
     pub enabled: Option<bool>,
     /// IngressClass name. Built-in: none (the cluster's default class).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "ingress.className must name an IngressClass: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as nginx")))]
     #[schemars(length(max = 253))]
     pub class_name: Option<String>,
     /// Host for Apps that do not set one; `{name}` and `{namespace}` are replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = ("self.contains('{name}')", "hostTemplate must contain {name} so that every App gets its own host"))]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::HOST_TEMPLATE_RULE, crate::names::HOST_TEMPLATE_MESSAGE)))]
     #[schemars(length(max = 253))]
     pub host_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +215,7 @@ pub struct TlsDefaults {
     pub cluster_issuer: Option<String>,
     /// Name of the TLS Secret; `{name}` is replaced. Built-in `{name}-tls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SECRET_TEMPLATE_RULE, crate::names::SECRET_TEMPLATE_MESSAGE)))]
     #[schemars(length(max = 253))]
     pub secret_name_template: Option<String>,
 }
@@ -183,7 +228,11 @@ pub struct TopologySpreadDefaults {
     pub enabled: Option<bool>,
     /// Built-in zone and hostname.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 8))]
+    #[x_kube(validation = (
+        concat!("self.all(k, k.matches('", crate::labels::key_pattern!(), "') && k.indexOf('/') <= 253 && self.exists_one(j, j == k))"),
+        "topologyKeys must be node label keys, each listed once, such as topology.kubernetes.io/zone or kubernetes.io/hostname"
+    ))]
+    #[schemars(length(max = 8), inner(length(max = 317)))]
     pub topology_keys: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = ("self >= 1 && self <= 100", "maxSkew must be between 1 and 100"))]
@@ -223,7 +272,7 @@ pub struct PlatformLimits {
     pub max_cpu: Option<String>,
     /// Largest memory request or limit for any one container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::quantity::MEMORY_RULE, crate::quantity::MEMORY_MESSAGE)))]
+    #[schemars(extend("x-kubernetes-validations" = crate::quantity::memory_rules()))]
     #[schemars(length(max = 32))]
     pub max_memory: Option<String>,
 }

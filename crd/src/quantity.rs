@@ -22,6 +22,179 @@ pub const CPU_MESSAGE: &str = "must be a positive Kubernetes quantity such as 10
 pub const MEMORY_RULE: &str = POSITIVE_RULE;
 pub const MEMORY_MESSAGE: &str = "must be a positive Kubernetes quantity such as 128Mi or 1Gi";
 
+/// CEL on every memory field: memory is counted in bytes, so the suffixes for thousandths,
+/// millionths and billionths (`128m` is 0.128 bytes) are a mistake for `Mi` or `M`.
+pub const MEMORY_SUFFIX_RULE: &str = "!self.matches('[mun]$')";
+pub const MEMORY_SUFFIX_MESSAGE: &str = "memory is counted in bytes, and the suffixes m, u and n are thousandths, millionths and billionths of a byte (128m is 0.128 bytes); write Mi or M, such as 128Mi";
+
+/// The `x-kubernetes-validations` of a memory field.
+pub fn memory_rules() -> serde_json::Value {
+    let mut rules = crate::cel_rule::quoting_value(MEMORY_RULE, MEMORY_MESSAGE);
+    let suffix = crate::cel_rule::quoting_value(MEMORY_SUFFIX_RULE, MEMORY_SUFFIX_MESSAGE);
+    rules
+        .as_array_mut()
+        .expect("a rule list")
+        .extend(suffix.as_array().cloned().unwrap_or_default());
+    rules
+}
+
+/// A limit below its request, as CEL on a `resources` object: `cpu` against `cpuLimit` and
+/// `memory` against `memoryLimit`. Offline, [`limit_below_request`] evaluates it exactly.
+macro_rules! limit_rule {
+    ($request:literal, $limit:literal) => {
+        concat!(
+            "!has(self.",
+            $request,
+            ") || !has(self.",
+            $limit,
+            ") || !isQuantity(self.",
+            $request,
+            ") || !isQuantity(self.",
+            $limit,
+            ") || quantity(self.",
+            $request,
+            ").compareTo(quantity(self.",
+            $limit,
+            ")) <= 0"
+        )
+    };
+}
+pub const CPU_LIMIT_RULE: &str = limit_rule!("cpu", "cpuLimit");
+pub const MEMORY_LIMIT_RULE: &str = limit_rule!("memory", "memoryLimit");
+
+/// The rules of a `resources` object: each limit at least its request.
+pub fn limit_rules() -> serde_json::Value {
+    let rule = |rule: &str, request: &str, limit: &str| {
+        serde_json::json!({
+            "rule": rule,
+            "message": limit_message(request, limit, request, limit),
+            "messageExpression": format!(
+                "'{limit} ' + self.{limit} + ' is below the request {request} ' + self.{request} + '; a limit must be at least its request: raise {limit} or lower {request}'"
+            ),
+            "fieldPath": format!(".{limit}"),
+        })
+    };
+    serde_json::json!([
+        rule(CPU_LIMIT_RULE, "cpu", "cpuLimit"),
+        rule(MEMORY_LIMIT_RULE, "memory", "memoryLimit"),
+    ])
+}
+
+/// What a limit below its request is told: the message of [`limit_rules`].
+pub fn limit_message(request: &str, limit: &str, request_value: &str, limit_value: &str) -> String {
+    format!(
+        "{limit} {limit_value} is below the request {request} {request_value}; a limit must be at least its request: raise {limit} or lower {request}"
+    )
+}
+
+/// Whether `limit` is below `request`, both valid quantities, compared exactly whatever their
+/// size (the API server's `compareTo`); `None` when either is not a quantity.
+pub fn limit_below_request(request: &str, limit: &str) -> Option<bool> {
+    Some(compare(request, limit)? == std::cmp::Ordering::Greater)
+}
+
+/// Two quantities compared exactly, however large; `None` when either is not a quantity.
+pub fn compare(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    let (a, b) = (Magnitude::of(a)?, Magnitude::of(b)?);
+    Some(a.cmp(&b))
+}
+
+/// A quantity's value, comparable however large: the exact nanos when they are few enough,
+/// else (only decimal values of 10^55 and more, where nano rounding cannot matter) its sign,
+/// decimal order of magnitude and significant digits.
+#[derive(PartialEq, Eq)]
+enum Magnitude {
+    Nanos(BigInt),
+    Huge {
+        negative: bool,
+        order: i64,
+        digits: String,
+    },
+}
+
+impl Magnitude {
+    fn of(text: &str) -> Option<Self> {
+        let parts = Parts::scan(text).ok()?;
+        match parts.value() {
+            Ok(q) => Some(Magnitude::Nanos(q.nanos)),
+            Err(_) => {
+                let Suffix::Decimal { exponent } = parts.suffix else {
+                    return None;
+                };
+                let digits = format!("{}{}", parts.whole, parts.fraction);
+                let digits = digits.trim_start_matches('0');
+                let order = digits.len() as i64 - parts.fraction.len() as i64 + exponent as i64;
+                Some(Magnitude::Huge {
+                    negative: parts.negative,
+                    order,
+                    digits: digits.trim_end_matches('0').to_string(),
+                })
+            }
+        }
+    }
+}
+
+impl PartialOrd for Magnitude {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Magnitude {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, other) {
+            (Magnitude::Nanos(a), Magnitude::Nanos(b)) => a.cmp(b),
+            (
+                Magnitude::Huge {
+                    negative: na,
+                    order: oa,
+                    digits: da,
+                },
+                Magnitude::Huge {
+                    negative: nb,
+                    order: ob,
+                    digits: db,
+                },
+            ) => {
+                let magnitude = oa.cmp(ob).then_with(|| da.cmp(db));
+                match (na, nb) {
+                    (false, false) => magnitude,
+                    (true, true) => magnitude.reverse(),
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                }
+            }
+            (Magnitude::Huge { negative, .. }, Magnitude::Nanos(_)) => {
+                if *negative {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (Magnitude::Nanos(_), Magnitude::Huge { negative, .. }) => {
+                if *negative {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+        }
+    }
+}
+
+/// Whether a memory quantity is a whole number of bytes, as the API server wants of a pod's
+/// memory (it warns of "fractional byte value"); `None` when it is not a quantity. Values too
+/// large to hold exactly have no fraction to lose.
+pub fn is_whole(text: &str) -> Option<bool> {
+    match Magnitude::of(text)? {
+        Magnitude::Nanos(nanos) => {
+            Some((nanos % BigInt::from(NANOS_PER_UNIT)) == BigInt::default())
+        }
+        Magnitude::Huge { .. } => Some(true),
+    }
+}
+
 /// What is compared exactly: quantities longer than this are refused as not comparable. Every
 /// quantity field of the CRDs is at most 32 characters, so this only guards the arithmetic.
 pub const MAX_COMPARABLE_LEN: usize = 64;

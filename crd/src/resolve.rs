@@ -4,9 +4,11 @@
 //! Every resolved value records where it came from, so `baseplate render --explain` and the
 //! App's status can say which layer set what.
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use kube::ResourceExt;
 
 use crate::app::{App, AppSpec, Autoscaling, Port, Probe, Resources};
+use crate::child_rules;
 use crate::error::{FieldError, RenderError};
 use crate::layering::{Knob, Resolver, knob};
 use crate::platform::{IngressDefaults, PlatformDefaults};
@@ -15,8 +17,8 @@ use crate::rules;
 // Where callers have always found the selection and the settings types.
 pub use crate::select::{EffectivePlatform, PlatformLayer, platform_matches};
 pub use crate::settings::{
-    HpaSettings, IngressSettings, Provenance, ResourceSettings, Settings, Source, TlsSettings,
-    TopologySettings,
+    HpaSettings, IngressSettings, PlacementSettings, Provenance, ResourceSettings, Settings,
+    Source, TlsSettings, TopologySettings,
 };
 
 /// Resolves every setting of an App against its Platforms.
@@ -35,12 +37,42 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     let autoscaling = r.pick(&knob!(autoscaling.enabled)).then(|| {
         let min = knob!(autoscaling.min_replicas);
         let max = knob!(autoscaling.max_replicas);
+        let cpu = knob!(
+            autoscaling.target_cpu_utilization_percentage as "targetCPUUtilizationPercentage"
+        );
+        let target_cpu = r.pick(&cpu);
+        let memory = knob!(
+            autoscaling.target_memory_utilization_percentage
+                as "targetMemoryUtilizationPercentage"
+        );
+        let target_memory = r.pick_optional(&memory);
+        let metrics_knob = knob!(autoscaling.metrics);
+        let metrics = r.pick_optional(&metrics_knob).unwrap_or_default();
+        let replacing = [
+            target_memory.is_some().then_some(memory.key.as_str()),
+            (!metrics.is_empty()).then_some(metrics_knob.key.as_str()),
+        ];
+        let target_cpu = rules::cpu_target_unless_replaced(
+            &mut r,
+            &cpu.key,
+            target_cpu,
+            replacing.into_iter().flatten(),
+        );
+        let scale_up = r.pick_optional(&knob!(autoscaling.behavior.scale_up));
+        let scale_down = r.pick_optional(&knob!(autoscaling.behavior.scale_down));
+        let behavior = (scale_up.is_some() || scale_down.is_some()).then_some(
+            HorizontalPodAutoscalerBehavior {
+                scale_up,
+                scale_down,
+            },
+        );
         let hpa = HpaSettings {
             min_replicas: r.pick(&min),
             max_replicas: r.pick(&max),
-            target_cpu_utilization_percentage: r.pick(&knob!(
-                autoscaling.target_cpu_utilization_percentage as "targetCPUUtilizationPercentage"
-            )),
+            target_cpu_utilization_percentage: target_cpu,
+            target_memory_utilization_percentage: target_memory,
+            metrics,
+            behavior,
         };
         errors.extend(rules::min_replicas_within_max(&r, &hpa, &min.key, &max.key));
         hpa
@@ -116,6 +148,12 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
             max_skew: r.pick(&knob!(topology_spread.max_skew)),
             when_unsatisfiable: r.pick(&knob!(topology_spread.when_unsatisfiable)),
         });
+    let placement = PlacementSettings {
+        node_selector: r.pick_optional(&knob!(node_selector)),
+        tolerations: r.pick_optional(&knob!(tolerations)),
+        affinity: r.pick_optional(&knob!(affinity)),
+        priority_class_name: r.pick_optional(&knob!(priority_class_name)),
+    };
     let labels = r.merged_map(&knob!(labels));
     let annotations = r.merged_map(&knob!(annotations));
     let config_mount_path = r.pick(&knob!(config_mount_path));
@@ -124,7 +162,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     if !errors.is_empty() {
         return Err(RenderError::InvalidSpec(errors));
     }
-    Ok(Settings {
+    let settings = Settings {
         name,
         namespace,
         autoscaling,
@@ -145,12 +183,18 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         container_security_context,
         automount_service_account_token,
         topology_spread,
+        placement,
         labels,
         annotations,
         config_mount_path,
         provenance: r.into_provenance(),
         platforms: platform.names(),
-    })
+    };
+    let errors = child_rules::check(spec, &settings);
+    if !errors.is_empty() {
+        return Err(RenderError::InvalidSpec(errors));
+    }
+    Ok(settings)
 }
 
 /// What the App sets itself, as the top layer: the knobs an App has a field for. Container
@@ -171,6 +215,12 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
             ..IngressDefaults::default()
         }),
         config_mount_path: spec.config.as_ref().and_then(|c| c.mount_path.clone()),
+        pre_stop_sleep_seconds: spec.pre_stop_sleep_seconds,
+        termination_grace_period_seconds: spec.termination_grace_period_seconds,
+        node_selector: spec.node_selector.clone(),
+        tolerations: spec.tolerations.clone(),
+        affinity: spec.affinity.clone(),
+        priority_class_name: spec.priority_class_name.clone(),
         ..PlatformDefaults::default()
     }
 }
@@ -255,15 +305,15 @@ fn record_keys<'k>(r: &mut Resolver<'_>, key: &str, keys: impl Iterator<Item = &
     }
 }
 
-/// A probe only the App sets: as the container gets it (on its first port unless it names
-/// one), or none.
+/// A probe only the App sets: as the container gets it (on its first TCP port unless it
+/// names one), or none.
 fn record_own_probe(r: &mut Resolver<'_>, key: &str, probe: Option<&Probe>, ports: &[Port]) {
     match probe {
         Some(probe) => {
             let port = probe
                 .port
                 .clone()
-                .or_else(|| ports.first().map(|p| p.name.clone()));
+                .or_else(|| rules::first_tcp_port(ports).map(|p| p.name.clone()));
             let probe = Probe {
                 port,
                 ..probe.clone()
@@ -308,8 +358,8 @@ fn within<G>(scope: Option<&str>, knob: Knob<G>) -> Knob<G> {
 
 /// The App's readiness probe over the Platform's default probe, leaf by leaf.
 fn readiness_probe(r: &mut Resolver<'_>, spec: &AppSpec) -> Option<Probe> {
-    if spec.readiness_probe.is_none() && spec.ports.is_empty() {
-        // Nothing to connect to: a default TCP probe would never pass.
+    if spec.readiness_probe.is_none() && rules::first_tcp_port(&spec.ports).is_none() {
+        // Nothing to connect to: a TCP probe cannot check a UDP or SCTP port.
         return None;
     }
     let path = r.pick_optional(&knob!(readiness_probe.path));
@@ -338,6 +388,7 @@ fn ingress(
     let own = spec.ingress.clone().unwrap_or_default();
     let enabled_knob = knob!(ingress.enabled);
     let enabled = r.pick(&enabled_knob);
+    // An Ingress carries HTTP: without a TCP port there is nothing for it to route to.
     let first_port = rules::ingress_needs_a_port(r, &enabled_knob.key, enabled, &spec.ports)?;
     if !enabled {
         return None;
@@ -411,7 +462,11 @@ mod tests {
 
     /// The paths of a Platform's `defaults` that hold one knob's value each.
     fn knob_paths(value: &Value, prefix: &str, paths: &mut BTreeSet<String>) {
-        const WHOLE_VALUES: [&str; 4] = [
+        const WHOLE_VALUES: [&str; 8] = [
+            "nodeSelector",
+            "affinity",
+            "autoscaling.behavior.scaleUp",
+            "autoscaling.behavior.scaleDown",
             "podSecurityContext",
             "containerSecurityContext",
             "labels",
@@ -437,7 +492,12 @@ mod tests {
     fn every_default_a_platform_sets_is_read_and_explained_under_its_own_path() {
         let defaults = json!({
             "replicas": 4,
-            "autoscaling": {"enabled": true, "minReplicas": 3, "maxReplicas": 9, "targetCPUUtilizationPercentage": 60},
+            "autoscaling": {
+                "enabled": true, "minReplicas": 3, "maxReplicas": 9,
+                "targetCPUUtilizationPercentage": 60, "targetMemoryUtilizationPercentage": 80,
+                "metrics": [{"type": "Pods", "pods": {"metric": {"name": "queue"}, "target": {"type": "AverageValue", "averageValue": "5"}}}],
+                "behavior": {"scaleUp": {"selectPolicy": "Max"}, "scaleDown": {"stabilizationWindowSeconds": 600}},
+            },
             "resources": {"cpu": "300m", "memory": "300Mi", "cpuLimit": "1", "memoryLimit": "400Mi"},
             "readinessProbe": {"path": "/ready", "port": "http", "initialDelaySeconds": 2, "periodSeconds": 7, "timeoutSeconds": 2, "failureThreshold": 4},
             "preStopSleepSeconds": 12,
@@ -455,6 +515,10 @@ mod tests {
             "labels": {"team": "web"},
             "annotations": {"owner": "sre"},
             "configMountPath": "/etc/app",
+            "nodeSelector": {"kubernetes.io/arch": "arm64"},
+            "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["web"]}]}}]}},
+            "priorityClassName": "high",
         });
         let platform = EffectivePlatform {
             layers: vec![PlatformLayer {

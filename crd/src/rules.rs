@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::app::{AppSpec, Port};
+use crate::app::{AppSpec, Port, Protocol};
 use crate::builtin;
 use crate::error::FieldError;
 use crate::layering::Resolver;
@@ -42,6 +42,31 @@ pub fn min_replicas_within_max(
             ),
         )
     })
+}
+
+/// The CPU target, unless a memory target or extra metrics set by a higher layer replace it:
+/// an App that names the metrics it scales on (an External queue length, say) scales on those
+/// alone instead of also on the built-in 70% CPU. A layer that sets both keeps both.
+pub fn cpu_target_unless_replaced<'k>(
+    r: &mut Resolver<'_>,
+    cpu_key: &str,
+    target_cpu: i32,
+    replacing: impl IntoIterator<Item = &'k str>,
+) -> Option<i32> {
+    let cpu_rank = r.layer_rank(cpu_key);
+    let Some(by) = replacing
+        .into_iter()
+        .filter(|key| r.layer_rank(key) > cpu_rank)
+        .max_by_key(|key| r.layer_rank(key))
+    else {
+        return Some(target_cpu);
+    };
+    let rule = format!(
+        "no CPU metric: {by} ({}) replaces the CPU target of a lower layer; set targetCPUUtilizationPercentage beside it to keep one",
+        r.source_of(by)
+    );
+    r.record(cpu_key, &None::<i32>, Source::Rule(rule));
+    None
 }
 
 /// The preStop sleep, raised to the highest `limits.minPreStopSleepSeconds` of the Platforms.
@@ -157,30 +182,34 @@ pub fn replicas_left_to_autoscaler(
     }
 }
 
-/// An Ingress routes to a port: an App without one gets none, whatever `ingress.enabled` says.
-/// The first port, when there is one.
+/// An Ingress routes HTTP to a TCP port: an App without one gets none, whatever
+/// `ingress.enabled` says. The first TCP port, when there is one.
 pub fn ingress_needs_a_port<'p>(
     r: &mut Resolver<'_>,
     enabled_key: &str,
     enabled: bool,
     ports: &'p [Port],
 ) -> Option<&'p Port> {
-    let first = ports.first();
+    let first = first_tcp_port(ports);
     if enabled && first.is_none() {
         r.record(
             enabled_key,
             &false,
-            Source::Rule("left out: the App has no port to route to".into()),
+            Source::Rule("left out: the App has no TCP port to route to".into()),
         );
     }
     first
 }
 
-/// A port nothing named: the first one.
+/// A port nothing named: the first TCP one.
 pub fn first_port(r: &mut Resolver<'_>, key: &str, ports: &[Port]) -> Option<String> {
-    let first = ports.first().map(|p| p.name.clone());
+    let first = first_tcp_port(ports).map(|p| p.name.clone());
     if let Some(name) = &first {
-        r.record(key, name, Source::Rule("none set: the first port".into()));
+        r.record(
+            key,
+            name,
+            Source::Rule("none set: the first TCP port".into()),
+        );
     }
     first
 }
@@ -202,24 +231,35 @@ pub fn memory_limit_or_request(
     })
 }
 
-/// The readiness probe's port, when it is one of the App's ports; else the first port.
+/// The first port that speaks TCP: the default for probes and the Ingress, which cannot use
+/// UDP or SCTP.
+pub fn first_tcp_port(ports: &[Port]) -> Option<&Port> {
+    ports
+        .iter()
+        .find(|p| p.protocol.unwrap_or_default() == Protocol::Tcp)
+}
+
+/// The readiness probe's port, when it is one of the App's TCP ports; else the first TCP port.
 pub fn probe_port_of_app(
     r: &mut Resolver<'_>,
     key: &str,
     port: String,
     ports: &[Port],
 ) -> Option<String> {
-    if ports.iter().any(|p| p.name == port) {
+    if ports
+        .iter()
+        .any(|p| p.name == port && p.protocol.unwrap_or_default() == Protocol::Tcp)
+    {
         return Some(port);
     }
-    // Admission checks the App's own port names, so this one is a Platform default that
-    // does not fit this App. Probing the first port beats silently having no probe at all.
-    let first = ports.first().map(|p| p.name.clone());
+    // Admission checks the App's own probe ports, so this one is a Platform default that does
+    // not fit this App. Probing the first TCP port beats silently having no probe at all.
+    let first = first_tcp_port(ports).map(|p| p.name.clone());
     r.record(
         key,
         &first,
         Source::Rule(format!(
-            "the default port {port:?} is not one of this App's ports; the first port"
+            "the default port {port:?} is not one of this App's TCP ports; the first TCP port"
         )),
     );
     first

@@ -93,7 +93,14 @@ pub fn generated_keys(spec: &AppSpec) -> impl Iterator<Item = &str> {
         .flat_map(|s| s.generate.iter().map(String::as_str))
 }
 
+/// The length of the digests in the pod annotations.
+pub const DIGEST_HEX_LEN: usize = 16;
+
 /// First 16 hex digits of a digest: enough to tell versions apart in an annotation.
 pub fn short_hex(digest: &[u8]) -> String {
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    digest
+        .iter()
+        .take(DIGEST_HEX_LEN / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

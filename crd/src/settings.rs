@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use k8s_openapi::api::core::v1::{PodSecurityContext, SecurityContext};
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerBehavior, MetricSpec};
+use k8s_openapi::api::core::v1::{Affinity, PodSecurityContext, SecurityContext, Toleration};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
@@ -43,7 +44,13 @@ pub struct Provenance {
 pub struct HpaSettings {
     pub min_replicas: i32,
     pub max_replicas: i32,
-    pub target_cpu_utilization_percentage: i32,
+    /// `None`: other metrics replace the CPU target (see [`crate::rules::cpu_target_unless_replaced`]).
+    pub target_cpu_utilization_percentage: Option<i32>,
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// Extra metrics, as the HPA takes them.
+    pub metrics: Vec<MetricSpec>,
+    /// `None` for Kubernetes' default behaviour in both directions.
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 /// Requests and limits for one container.
@@ -78,6 +85,15 @@ pub struct TopologySettings {
     pub when_unsatisfiable: String,
 }
 
+/// Where the pods may run; each `None` leaves it to the scheduler.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlacementSettings {
+    pub node_selector: Option<BTreeMap<String, String>>,
+    pub tolerations: Option<Vec<Toleration>>,
+    pub affinity: Option<Affinity>,
+    pub priority_class_name: Option<String>,
+}
+
 /// Everything rendering needs, fully resolved. Built only by [`crate::resolve::resolve`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -106,6 +122,7 @@ pub struct Settings {
     pub container_security_context: SecurityContext,
     pub automount_service_account_token: bool,
     pub topology_spread: Option<TopologySettings>,
+    pub placement: PlacementSettings,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub config_mount_path: String,

@@ -124,9 +124,13 @@ fn no_rule_exceeds_the_cost_budget_or_uses_variables_out_of_scope() {
                 let rule = &result.rule.rule;
                 for warning in analyze_rule(rule, node, ScopeContext::CrdValidation) {
                     let problem = match warning.kind {
-                        WarningKind::CostExceeded => true,
-                        // kube-cel counts a macro's own variable (`all(k, ...)`) as out of scope.
-                        WarningKind::WrongScope => !binds_macro_variable(rule, &warning.message),
+                        WarningKind::CostExceeded => !priced_by_the_api_server(rule),
+                        // kube-cel counts a macro's own variable (`all(k, ...)`) as out of scope,
+                        // and a type (`type(self) == int`, as int-or-string fields are told apart).
+                        WarningKind::WrongScope => {
+                            !binds_macro_variable(rule, &warning.message)
+                                && !names_a_type(rule, &warning.message)
+                        }
                         _ => false,
                     };
                     if problem {
@@ -139,6 +143,16 @@ fn no_rule_exceeds_the_cost_budget_or_uses_variables_out_of_scope() {
     }
 }
 
+/// The rules across the pod's containers (a port name or socket once in the whole pod) nest
+/// comprehensions over `sidecars` and `ports`. kube-cel prices every comprehension of a node by
+/// the first list field it finds there (`args`, 128 items), so it puts them far above the budget;
+/// the API server prices each by its own list's bounds (10 sidecars, 20 ports) and accepts them.
+/// The e2e suite installs these CRDs, which the API server refuses when any rule is over its
+/// budget, so for these rules that install is the cost check.
+fn priced_by_the_api_server(rule: &str) -> bool {
+    rule.starts_with("!has(self.sidecars) || ")
+}
+
 /// Whether the variable a scope warning names is one the rule binds in a macro, as `k` in
 /// `self.all(k, ...)`.
 fn binds_macro_variable(rule: &str, message: &str) -> bool {
@@ -149,6 +163,16 @@ fn binds_macro_variable(rule: &str, message: &str) -> bool {
     ["all", "exists", "exists_one", "map", "filter"]
         .iter()
         .any(|m| rule.contains(&format!(".{m}({variable},")))
+}
+
+/// Whether the variable a scope warning names is a CEL type the rule compares with `type()`.
+fn names_a_type(rule: &str, message: &str) -> bool {
+    let variable = message
+        .split('\'')
+        .nth(1)
+        .expect("the warning quotes the variable");
+    ["int", "uint", "double", "string", "bool", "bytes"].contains(&variable)
+        && rule.contains(&format!("type(self) == {variable}"))
 }
 
 /// The schema node at `self.a.b` from `node`, through objects only.
@@ -285,6 +309,12 @@ fn kubectl_get_shows_ready_replicas_url_and_age() {
         ".status.conditions[?(@.type==\"Ready\")].status"
     );
     assert_eq!(by_name("Replicas").json_path, ".status.replicasSummary");
+    // `kubectl get apps` shows why an App is not Ready without `-o wide`.
+    assert_eq!(
+        by_name("Reason").json_path,
+        ".status.conditions[?(@.type==\"Ready\")].reason"
+    );
+    assert_eq!(by_name("Reason").priority, None);
     assert_eq!(by_name("URL").json_path, ".status.url");
     assert_eq!(by_name("Age").json_path, ".metadata.creationTimestamp");
     assert_eq!(by_name("Age").type_, "date");

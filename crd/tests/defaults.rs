@@ -179,6 +179,69 @@ fn readiness_is_a_tcp_probe_on_the_first_port_and_there_is_no_liveness_probe() {
     );
 }
 
+/// A probe cannot check UDP or SCTP, and an Ingress carries HTTP: the defaults take the first
+/// TCP port, and there is neither without one. The Service still exposes every port.
+#[test]
+fn the_default_probe_and_ingress_use_the_first_tcp_port_or_none() {
+    let dns_first = render(&app_with_spec(
+        "dns",
+        "image: coredns/coredns:1.11.1\nports:\n  - {name: dns, containerPort: 53, protocol: UDP}\n  - {name: dns-tcp, containerPort: 53, protocol: TCP}\n  - {name: metrics, containerPort: 9153}\n",
+    ));
+    let readiness = main_container(&dns_first).readiness_probe.as_ref().unwrap();
+    assert_eq!(
+        readiness.tcp_socket.as_ref().map(|t| &t.port),
+        Some(&IntOrString::String("dns-tcp".into()))
+    );
+    let ingress = dns_first
+        .ingress
+        .as_ref()
+        .expect("an Ingress on the TCP port");
+    let backend = &ingress.spec.as_ref().unwrap().rules.as_ref().unwrap()[0]
+        .http
+        .as_ref()
+        .unwrap()
+        .paths[0]
+        .backend;
+    assert_eq!(
+        backend
+            .service
+            .as_ref()
+            .unwrap()
+            .port
+            .as_ref()
+            .unwrap()
+            .name
+            .as_deref(),
+        Some("dns-tcp")
+    );
+    let service_ports = dns_first
+        .service
+        .as_ref()
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap()
+        .ports
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        service_ports.len(),
+        3,
+        "the Service exposes every port, UDP too"
+    );
+
+    let udp_only = render(&app_with_spec(
+        "dns",
+        "image: coredns/coredns:1.11.1\nports: [{name: dns, containerPort: 53, protocol: UDP}]\n",
+    ));
+    assert!(
+        main_container(&udp_only).readiness_probe.is_none(),
+        "no TCP port to probe"
+    );
+    assert!(udp_only.ingress.is_none(), "no TCP port to route to");
+    assert!(udp_only.service.is_some());
+}
+
 #[test]
 fn without_ports_there_is_no_default_readiness_probe() {
     let children = render(&worker(""));
@@ -255,6 +318,10 @@ fn autoscaling_runs_2_to_10_pods_at_70_percent_cpu_and_leaves_replicas_to_the_hp
     assert_eq!(resource.name, "cpu");
     assert_eq!(resource.target.type_, "Utilization");
     assert_eq!(resource.target.average_utilization, Some(70));
+    assert_eq!(
+        hpa.behavior, None,
+        "Kubernetes' own scale-up and scale-down"
+    );
     assert_eq!(
         children.deployment.spec.as_ref().unwrap().replicas,
         None,
@@ -348,6 +415,16 @@ fn pods_run_with_the_restricted_security_context_and_a_writable_tmp() {
         assert_eq!(tmp_mount.name, "tmp");
         assert_ne!(tmp_mount.read_only, Some(true), "/tmp must stay writable");
     }
+}
+
+#[test]
+fn pods_go_wherever_the_scheduler_likes_at_the_default_priority() {
+    let children = render(&web());
+    let pod = pod_spec(&children);
+    assert_eq!(pod.node_selector, None);
+    assert_eq!(pod.tolerations, None);
+    assert_eq!(pod.affinity, None);
+    assert_eq!(pod.priority_class_name, None);
 }
 
 #[test]

@@ -163,3 +163,101 @@ fn every_app_and_platform_the_readme_shows_renders() {
         "`make render` prints seven objects"
     );
 }
+
+/// The built-in defaults, read as a Platform, pass the Platform CRD's admission; every example
+/// passes admission (in `parse`) and resolution, and its children pass what the API server and
+/// the kubelet check, with the built-in defaults, with the example Platform and with the
+/// built-in defaults as a Platform of their own.
+#[test]
+fn the_builtin_defaults_and_every_example_pass_the_same_checks() {
+    use baseplate_crd::platform::PlatformSpec;
+    use baseplate_crd::{Platform, admission, builtin};
+
+    let builtin = Platform::new(
+        "builtin",
+        PlatformSpec {
+            defaults: builtin::defaults(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(admission::check_platform(&builtin), vec![]);
+    let layers = [vec![], vec![example_platform()], vec![builtin]];
+    for (stem, app) in example_apps() {
+        for platforms in &layers {
+            let names: Vec<String> = select(platforms).names();
+            match baseplate_crd::render(&app, &select(platforms), &fixed_secrets(&app)) {
+                Ok(children) => {
+                    let problems = common::api_rules::problems(&children);
+                    assert!(problems.is_empty(), "{stem} with {names:?}: {problems:?}");
+                }
+                // Only the example Platform's guardrails may refuse an example (pinned above).
+                Err(error) => assert_eq!(
+                    (error.reason(), names.as_slice()),
+                    ("PolicyViolation", &["production".to_string()][..]),
+                    "{stem}: {error}"
+                ),
+            }
+        }
+    }
+}
+
+/// The README's account of which App fields a Platform has a default for is the types': each
+/// App field is in exactly one of its two lists, and a field it says a Platform sets is one.
+#[test]
+fn the_readme_says_truly_which_app_fields_have_a_platform_default() {
+    let readme = std::fs::read_to_string(common::examples_dir().join("../README.md")).unwrap();
+    let phrase = "`defaults` holds these App knobs:";
+    let start = readme.find(phrase).expect("the paragraph") + phrase.len();
+    let (with_default, alone) = readme[start..]
+        .split_once("The\nother App fields")
+        .expect("the second list");
+    let alone = &alone[..alone.find("are the App's alone").expect("its end")];
+    let names = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|name| name.split('.').next().unwrap().to_string())
+            .collect()
+    };
+    let schema = |value: serde_json::Value, pointer: &str| -> std::collections::BTreeSet<String> {
+        value
+            .pointer(pointer)
+            .and_then(|p| p.as_object())
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let app = schema(
+        baseplate_crd::json_schema::app(),
+        "/properties/spec/properties",
+    );
+    let defaults = schema(
+        baseplate_crd::json_schema::platform(),
+        "/properties/spec/properties/defaults/properties",
+    );
+    let mut said_with_default = names(&with_default[..with_default.find("; an App's").unwrap()]);
+    // `configMountPath` is the Platform's name for the App's `config.mountPath`.
+    assert!(said_with_default.remove("configMountPath") && defaults.contains("configMountPath"));
+    said_with_default.insert("config".into());
+    for field in &said_with_default {
+        assert!(app.contains(field), "{field} is no App field");
+        assert!(
+            defaults.contains(field) || field == "config",
+            "README says a Platform sets {field}; none can"
+        );
+    }
+    let said_alone = names(alone);
+    for field in &app {
+        assert!(
+            said_with_default.contains(field) || said_alone.contains(field),
+            "README does not say whether a Platform sets {field}"
+        );
+        if said_alone.contains(field) && !said_with_default.contains(field) {
+            assert!(
+                !defaults.contains(field),
+                "README says {field} is the App's alone, but a Platform sets it"
+            );
+        }
+    }
+}

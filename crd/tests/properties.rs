@@ -57,12 +57,21 @@ fn ports(max: usize) -> impl Strategy<Value = Vec<Port>> {
         .prop_shuffle()
 }
 
-/// A probe on one of `ports` (or on the first one), or none; never a probe without a port.
+/// The names of the ports that speak TCP: probes and the Ingress can use no others.
+fn tcp_names(ports: &[Port]) -> Vec<String> {
+    ports
+        .iter()
+        .filter(|p| p.protocol.unwrap_or_default() == Protocol::Tcp)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// A probe on one of the TCP `ports` (or on the first one), or none; never a probe without one.
 fn probe(ports: &[Port]) -> BoxedStrategy<Option<Probe>> {
-    if ports.is_empty() {
+    let names = tcp_names(ports);
+    if names.is_empty() {
         return Just(None).boxed();
     }
-    let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     prop::option::of((
         prop::option::of(one_of(names)),
         prop::option::of("/[a-z]{0,8}"),
@@ -107,7 +116,8 @@ fn resources() -> impl Strategy<Value = Option<Resources>> {
         (
             quantity(&["50m", "100m", "250m", "0.5", "1", "2"]),
             quantity(&["64Mi", "128Mi", "256Mi", "1Gi", "1.5Gi"]),
-            quantity(&["1", "2", "4000m"]),
+            // Limits at least every request above: a limit below its request is refused.
+            quantity(&["2", "4000m"]),
             quantity(&["2Gi", "3G"]),
         )
             .prop_map(|(cpu, memory, cpu_limit, memory_limit)| Resources {
@@ -145,6 +155,7 @@ fn scaling() -> impl Strategy<Value = (Option<i32>, Option<Autoscaling>)> {
                         min_replicas: min,
                         max_replicas: max,
                         target_cpu_utilization_percentage: target,
+                        ..Default::default()
                     }),
                 )
             }),
@@ -219,14 +230,14 @@ fn secrets() -> impl Strategy<Value = Option<Secrets>> {
 }
 
 fn ingress(ports: &[Port]) -> BoxedStrategy<Option<IngressSpec>> {
-    if ports.is_empty() {
+    let names = tcp_names(ports);
+    if names.is_empty() {
         return prop::option::of(Just(IngressSpec {
             enabled: Some(false),
             ..Default::default()
         }))
         .boxed();
     }
-    let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     prop::option::of((
         prop::option::of(any::<bool>()),
         prop::option::of(prop_oneof![
@@ -276,11 +287,35 @@ prop_compose! {
             command: None, args: None,
             readiness_probe, liveness_probe, startup_probe,
             sidecars, config, secrets, ingress, pod_labels, pod_annotations,
+            // Generated Apps leave pod placement and drain timing to the Platforms.
+            pre_stop_sleep_seconds: None, termination_grace_period_seconds: None,
+            node_selector: None, tolerations: None, affinity: None, priority_class_name: None,
         };
         let mut app = App::new(&name, spec);
         app.metadata.namespace = Some(namespace);
         app
     }
+}
+
+/// Whether every port name and every socket (number and protocol) appears once in the pod, as
+/// containers sharing a network need.
+fn pod_ports_unique(app: &App) -> bool {
+    let all: Vec<&Port> = app
+        .spec
+        .ports
+        .iter()
+        .chain(app.spec.sidecars.iter().flat_map(|s| &s.ports))
+        .collect();
+    let names: BTreeSet<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    let sockets: BTreeSet<(i32, &str)> = all
+        .iter()
+        .map(|p| (p.container_port, p.protocol.unwrap_or_default().as_str()))
+        .collect();
+    names.len() == all.len() && sockets.len() == all.len()
+}
+
+fn unique_pod_ports_app() -> impl Strategy<Value = App> {
+    valid_app().prop_filter("port names and sockets unique in the pod", pod_ports_unique)
 }
 
 fn platform_defaults() -> impl Strategy<Value = PlatformDefaults> {
@@ -319,7 +354,7 @@ fn platform_defaults() -> impl Strategy<Value = PlatformDefaults> {
                     enabled,
                     min_replicas,
                     max_replicas,
-                    target_cpu_utilization_percentage: None,
+                    ..Default::default()
                 }),
                 pre_stop_sleep_seconds: pre_stop,
                 termination_grace_period_seconds: grace,
@@ -392,7 +427,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
-    fn valid_apps_pass_admission_render_and_keep_every_invariant(app in valid_app(), platforms in valid_platforms()) {
+    fn valid_apps_pass_admission_render_and_keep_every_invariant(app in unique_pod_ports_app(), platforms in valid_platforms()) {
         // Admission, after the trip through YAML that `kubectl apply` and `baseplate render` take.
         let yaml = serde_saphyr::to_string(&app).unwrap();
         let parsed = manifest::parse("generated", &yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -456,8 +491,9 @@ proptest! {
         assert_ports_exist(&children);
         assert_names_valid(&children);
         prop_assert_eq!(children.service.is_some(), !app.spec.ports.is_empty());
-        prop_assert_eq!(main_container(&children).readiness_probe.is_some(), !app.spec.ports.is_empty());
-        if app.spec.ingress.as_ref().and_then(|i| i.enabled) == Some(false) || app.spec.ports.is_empty() {
+        let has_tcp_port = !tcp_names(&app.spec.ports).is_empty();
+        prop_assert_eq!(main_container(&children).readiness_probe.is_some(), has_tcp_port);
+        if app.spec.ingress.as_ref().and_then(|i| i.enabled) == Some(false) || !has_tcp_port {
             prop_assert!(children.ingress.is_none());
         }
 
@@ -477,5 +513,160 @@ proptest! {
         let volume = pod.volumes.iter().flatten().find(|v| v.name == "config");
         let mounted: Vec<&String> = volume.iter().flat_map(|v| v.config_map.as_ref().unwrap().items.iter().flatten().map(|i| &i.key)).collect();
         prop_assert_eq!(mounted, files);
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Any Platform: defaults and limits drawn without regard to what fits, layered over valid Apps.
+
+fn any_platform_defaults() -> impl Strategy<Value = PlatformDefaults> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let int_or_string = |options: Vec<IntOrString>| prop::option::of(one_of(options));
+    let counts = vec![
+        IntOrString::Int(0),
+        IntOrString::Int(1),
+        IntOrString::String("0%".into()),
+        IntOrString::String("25%".into()),
+        IntOrString::String("100%".into()),
+    ];
+    (
+        (
+            prop::option::of((
+                quantity(&["50m", "100m", "2"]),
+                quantity(&["64Mi", "1Gi", "1.5", "1Ki"]),
+                quantity(&["10m", "1", "4"]),
+                quantity(&["32Mi", "2Gi"]),
+            )),
+            prop::option::of(0..=900i32),
+            prop::option::of(30..=1200i32),
+            int_or_string(counts.clone()),
+            int_or_string(counts),
+            int_or_string(vec![IntOrString::Int(1), IntOrString::String("50%".into())]),
+        ),
+        (
+            prop::option::of(
+                one_of(vec!["/etc/app", "/tmp/x", "/srv//conf/", "/etc/../tmp"])
+                    .prop_map(String::from),
+            ),
+            prop::option::of(prop::collection::vec(
+                one_of(vec![
+                    "topology.kubernetes.io/zone",
+                    "kubernetes.io/hostname",
+                    "zone",
+                ])
+                .prop_map(String::from),
+                0..3,
+            )),
+            prop::option::of(one_of(vec!["nginx", "Nginx"]).prop_map(String::from)),
+            prop::collection::btree_map(
+                one_of(vec!["example.com/a", "example.com/b", "bad key"]).prop_map(String::from),
+                "[a-z]{0,6}",
+                0..2,
+            ),
+        ),
+    )
+        .prop_map(
+            |(
+                (resources, min_ready, deadline, surge, unavailable, pdb),
+                (mount, keys, class, annotations),
+            )| PlatformDefaults {
+                resources: resources.map(|(cpu, memory, cpu_limit, memory_limit)| Resources {
+                    cpu,
+                    memory,
+                    cpu_limit,
+                    memory_limit,
+                }),
+                min_ready_seconds: min_ready,
+                progress_deadline_seconds: deadline,
+                rolling_update: Some(baseplate_crd::platform::RollingUpdateDefaults {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                pod_disruption_budget: pdb.map(|max| PdbDefaults {
+                    enabled: None,
+                    max_unavailable: Some(max),
+                }),
+                config_mount_path: mount,
+                topology_spread: keys.map(|keys| TopologySpreadDefaults {
+                    topology_keys: Some(keys),
+                    ..Default::default()
+                }),
+                ingress: class.map(|class| IngressDefaults {
+                    class_name: Some(class),
+                    ..Default::default()
+                }),
+                annotations,
+                ..Default::default()
+            },
+        )
+}
+
+prop_compose! {
+    fn any_platform()(
+        name in dns_label(12),
+        priority in -10..=10i32,
+        defaults in any_platform_defaults(),
+        max_cpu in quantity(&["1", "4"]),
+        max_memory in quantity(&["1Gi", "8Gi"]),
+        max_replicas in prop::option::of(one_of(vec![3, 10])),
+    ) -> Platform {
+        Platform::new(&name, PlatformSpec {
+            priority,
+            namespace_selector: None,
+            defaults,
+            limits: PlatformLimits { max_cpu, max_memory, max_replicas, ..Default::default() },
+        })
+    }
+}
+
+/// An error a user can act on: it names a field and says something about it.
+fn is_clear(field: &str, message: &str) -> bool {
+    !field.is_empty() && !field.contains("<") && message.len() > 20
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever the Platforms say, an App ends with a clear error (the Platform's at admission,
+    /// the App's at resolution or from a guardrail) or with children the API server and the
+    /// kubelet take.
+    #[test]
+    fn any_platforms_over_valid_apps_give_a_clear_error_or_children_that_pass_the_checks(
+        app in unique_pod_ports_app(),
+        platforms in prop::collection::vec(any_platform(), 0..=2),
+    ) {
+        let mut admitted = Vec::new();
+        for platform in platforms {
+            let yaml = serde_saphyr::to_string(&platform).unwrap();
+            match manifest::parse("generated", &yaml) {
+                Ok(parsed) => admitted.extend(parsed.platforms),
+                Err(baseplate_crd::error::ManifestError::Invalid { errors, .. }) => {
+                    for e in &errors {
+                        prop_assert!(e.field.starts_with("spec."), "{}", e);
+                        prop_assert!(is_clear(&e.field, &e.message), "{}", e);
+                    }
+                }
+                Err(other) => prop_assert!(false, "{}", other),
+            }
+        }
+        let mut seen = BTreeSet::new();
+        admitted.retain(|p| seen.insert(p.metadata.name.clone()));
+        match baseplate_crd::render(&app, &select(&admitted), &fixed_secrets(&app)) {
+            Ok(children) => {
+                let problems = common::api_rules::problems(&children);
+                prop_assert!(problems.is_empty(), "{:?}\n{}", problems, serde_saphyr::to_string(&admitted).unwrap());
+            }
+            Err(baseplate_crd::RenderError::InvalidSpec(errors)) => {
+                for e in &errors {
+                    prop_assert!(is_clear(&e.field, &e.message), "{}", e);
+                }
+            }
+            Err(baseplate_crd::RenderError::PolicyViolation(violations)) => {
+                for v in &violations {
+                    prop_assert!(is_clear(&v.field, &v.message), "{}", v);
+                }
+            }
+            Err(other) => prop_assert!(false, "{}", other),
+        }
     }
 }

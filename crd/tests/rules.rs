@@ -488,6 +488,21 @@ fn a_platform_probe_port_the_app_does_not_have_falls_back_to_the_first_port() {
         Some("/healthz")
     );
     assert_ports_exist(&children);
+
+    // A Platform's probe port that is one of the App's UDP ports is not probed either.
+    let udp_named_http = app_with_spec(
+        "dns",
+        "image: dns:1\nports: [{name: http, containerPort: 53, protocol: UDP}, {name: health, containerPort: 8080}]\n",
+    );
+    let children = render_with(
+        &udp_named_http,
+        &[platform_with_spec(
+            "probes",
+            "defaults:\n  readinessProbe: {port: http, path: /healthz}\n",
+        )],
+    );
+    let readiness = main_container(&children).readiness_probe.as_ref().unwrap();
+    assert_eq!(probe_port(readiness), "health", "the first TCP port");
 }
 
 #[test]
@@ -618,7 +633,9 @@ fn rules_that_suppress_something_are_explained() {
     );
     assert_eq!(worker.ingress, None);
     assert_eq!(worker.provenance["ingress.enabled"].value, "false");
-    assert!(matches!(source(&worker, "ingress.enabled"), Source::Rule(r) if r.contains("no port")));
+    assert!(
+        matches!(source(&worker, "ingress.enabled"), Source::Rule(r) if r.contains("no TCP port"))
+    );
 }
 
 /// What only the App sets is explained too: probes and ports where the children get them,
@@ -659,4 +676,311 @@ fn what_only_the_app_sets_is_explained_with_keys_but_no_values() {
         liveness.http_get.unwrap().port,
         IntOrString::String("http".into())
     );
+}
+
+fn hpa_spec(
+    children: &Children,
+) -> &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec {
+    children
+        .horizontal_pod_autoscaler
+        .as_ref()
+        .expect("an HPA")
+        .spec
+        .as_ref()
+        .unwrap()
+}
+
+/// The names of the HPA's metrics, as `kubectl describe hpa` lists them.
+fn metric_names(children: &Children) -> Vec<String> {
+    hpa_spec(children)
+        .metrics
+        .iter()
+        .flatten()
+        .map(|m| match (&m.resource, &m.external, &m.pods) {
+            (Some(r), _, _) => format!("Resource/{}", r.name),
+            (_, Some(e), _) => format!("External/{}", e.metric.name),
+            (_, _, Some(p)) => format!("Pods/{}", p.metric.name),
+            _ => m.type_.clone(),
+        })
+        .collect()
+}
+
+/// An External metric exactly as HPA tutorials write it.
+const DATADOG: &str = "autoscaling:
+  maxReplicas: 20
+  metrics:
+    - type: External
+      external:
+        metric:
+          name: example.http.requests
+          selector: {matchLabels: {service: web}}
+        target: {type: AverageValue, averageValue: \"100\"}
+";
+
+#[test]
+fn an_app_with_only_an_external_metric_scales_on_it_alone() {
+    let app = app_with_spec("web", &format!("{WEB}{DATADOG}"));
+    let children = render(&app);
+    assert_eq!(metric_names(&children), ["External/example.http.requests"]);
+    let external = hpa_spec(&children).metrics.as_ref().unwrap()[0]
+        .external
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        external
+            .metric
+            .selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["service"],
+        "web"
+    );
+    assert_eq!(external.target.average_value, Some(Quantity("100".into())));
+    assert!(
+        matches!(
+            source(&settings(&app, &[]), "autoscaling.targetCPUUtilizationPercentage"),
+            Source::Rule(rule) if rule.contains("no CPU metric")
+        ),
+        "explain says why there is no CPU metric"
+    );
+}
+
+#[test]
+fn a_cpu_target_the_app_states_beside_its_metrics_stays() {
+    let app = app_with_spec(
+        "web",
+        &format!("{WEB}{DATADOG}  targetCPUUtilizationPercentage: 80\n"),
+    );
+    let children = render(&app);
+    assert_eq!(
+        metric_names(&children),
+        ["Resource/cpu", "External/example.http.requests"]
+    );
+    assert_eq!(
+        hpa_spec(&children).metrics.as_ref().unwrap()[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .target
+            .average_utilization,
+        Some(80)
+    );
+}
+
+#[test]
+fn an_app_metric_replaces_a_platform_cpu_target_and_a_platform_metric_the_built_in_one() {
+    let cpu = platform_with_spec(
+        "cpu",
+        "defaults:\n  autoscaling: {targetCPUUtilizationPercentage: 60}\n",
+    );
+    let app = app_with_spec("web", &format!("{WEB}{DATADOG}"));
+    assert_eq!(
+        metric_names(&render_with(&app, std::slice::from_ref(&cpu))),
+        ["External/example.http.requests"]
+    );
+    assert_eq!(
+        metric_names(&render_with(&web(), std::slice::from_ref(&cpu))),
+        ["Resource/cpu"],
+        "nothing else said: the CPU target stays"
+    );
+
+    let memory = platform_with_spec(
+        "memory",
+        "defaults:\n  autoscaling: {targetMemoryUtilizationPercentage: 75}\n",
+    );
+    let children = render_with(&web(), std::slice::from_ref(&memory));
+    assert_eq!(metric_names(&children), ["Resource/memory"]);
+    assert_eq!(
+        hpa_spec(&children).metrics.as_ref().unwrap()[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .target
+            .average_utilization,
+        Some(75)
+    );
+    // The same layer saying both keeps both.
+    let both = platform_with_spec(
+        "both",
+        "defaults:\n  autoscaling: {targetCPUUtilizationPercentage: 60, targetMemoryUtilizationPercentage: 75}\n",
+    );
+    assert_eq!(
+        metric_names(&render_with(&web(), &[both])),
+        ["Resource/cpu", "Resource/memory"]
+    );
+}
+
+#[test]
+fn behavior_comes_per_direction_from_the_highest_layer_that_sets_it() {
+    let slow = platform_with_spec(
+        "slow",
+        "defaults:
+  autoscaling:
+    behavior:
+      scaleDown:
+        stabilizationWindowSeconds: 600
+        policies: [{type: Percent, value: 10, periodSeconds: 60}]
+",
+    );
+    let plain = render_with(&web(), std::slice::from_ref(&slow));
+    let behavior = hpa_spec(&plain)
+        .behavior
+        .as_ref()
+        .expect("the Platform's behaviour");
+    let down = behavior.scale_down.as_ref().unwrap();
+    assert_eq!(down.stabilization_window_seconds, Some(600));
+    assert_eq!(down.policies.as_ref().unwrap()[0].value, 10);
+    assert_eq!(behavior.scale_up, None, "Kubernetes' default scale-up");
+
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}autoscaling:
+  behavior:
+    scaleUp: {{stabilizationWindowSeconds: 0, selectPolicy: Max, policies: [{{type: Pods, value: 4, periodSeconds: 15}}]}}
+"
+        ),
+    );
+    let children = render_with(&app, std::slice::from_ref(&slow));
+    let behavior = hpa_spec(&children).behavior.as_ref().unwrap();
+    assert_eq!(
+        behavior
+            .scale_up
+            .as_ref()
+            .unwrap()
+            .policies
+            .as_ref()
+            .unwrap()[0]
+            .value,
+        4
+    );
+    assert_eq!(
+        behavior
+            .scale_down
+            .as_ref()
+            .unwrap()
+            .stabilization_window_seconds,
+        Some(600),
+        "the Platform's slow scale-down stays under the App's scale-up"
+    );
+    let resolved = settings(&app, &[slow]);
+    assert_eq!(
+        source(&resolved, "autoscaling.behavior.scaleUp"),
+        Source::App
+    );
+    assert_eq!(
+        source(&resolved, "autoscaling.behavior.scaleDown"),
+        Source::Platform("slow".into())
+    );
+}
+
+#[test]
+fn placement_comes_whole_from_the_highest_layer_and_the_topology_spread_stays() {
+    let spot = platform_with_spec(
+        "spot",
+        "defaults:
+  nodeSelector: {karpenter.sh/capacity-type: spot}
+  tolerations: [{key: spot, operator: Exists, effect: NoSchedule}]
+  affinity:
+    nodeAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 50
+          preference: {matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]}
+  priorityClassName: web-default
+",
+    );
+    let plain = render_with(&web(), std::slice::from_ref(&spot));
+    let pod = pod_spec(&plain);
+    assert_eq!(
+        pod.node_selector.as_ref().unwrap()["karpenter.sh/capacity-type"],
+        "spot"
+    );
+    assert_eq!(
+        pod.tolerations.as_ref().unwrap()[0].key.as_deref(),
+        Some("spot")
+    );
+    assert!(pod.affinity.as_ref().unwrap().node_affinity.is_some());
+    assert_eq!(pod.priority_class_name.as_deref(), Some("web-default"));
+    assert_eq!(
+        pod.topology_spread_constraints.as_ref().map(Vec::len),
+        Some(2),
+        "the built-in spread combines with the Platform's placement"
+    );
+
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}nodeSelector: {{}}
+tolerations: [{{key: dedicated, operator: Equal, value: payments, effect: NoExecute, tolerationSeconds: 30}}]
+priorityClassName: payments-critical
+"
+        ),
+    );
+    let children = render_with(&app, std::slice::from_ref(&spot));
+    let pod = pod_spec(&children);
+    assert_eq!(
+        pod.node_selector,
+        Some(BTreeMap::new()),
+        "an empty nodeSelector clears the Platform's"
+    );
+    let tolerations = pod.tolerations.as_ref().unwrap();
+    assert_eq!(
+        tolerations
+            .iter()
+            .map(|t| t.key.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        ["dedicated"],
+        "the App's tolerations replace the Platform's, they are not added"
+    );
+    assert_eq!(tolerations[0].toleration_seconds, Some(30));
+    assert!(
+        pod.affinity.is_some(),
+        "what the App leaves out stays the Platform's"
+    );
+    assert_eq!(
+        pod.priority_class_name.as_deref(),
+        Some("payments-critical")
+    );
+    let resolved = settings(&app, &[spot]);
+    assert_eq!(source(&resolved, "tolerations"), Source::App);
+    assert_eq!(source(&resolved, "nodeSelector"), Source::App);
+    assert_eq!(
+        source(&resolved, "affinity"),
+        Source::Platform("spot".into())
+    );
+}
+
+#[test]
+fn an_app_sets_its_own_grace_period_and_can_turn_the_pre_stop_sleep_off() {
+    let worker = app_with_spec(
+        "worker",
+        "image: registry.example.com/worker:1.0\npreStopSleepSeconds: 0\nterminationGracePeriodSeconds: 300\n",
+    );
+    let children = render(&worker);
+    assert_eq!(grace(&children), 300);
+    assert!(
+        containers(&children).iter().all(|c| c.lifecycle.is_none()),
+        "no preStop sleep at all"
+    );
+    let resolved = settings(&worker, &[]);
+    assert_eq!(
+        source(&resolved, "terminationGracePeriodSeconds"),
+        Source::App
+    );
+    assert_eq!(source(&resolved, "preStopSleepSeconds"), Source::App);
+
+    // A grace period from the App below a Platform's longer preStop sleep is still raised.
+    let long = platform_with_spec("long", "defaults:\n  preStopSleepSeconds: 45\n");
+    let app = app_with_spec("web", &format!("{WEB}terminationGracePeriodSeconds: 30\n"));
+    let children = render_with(&app, std::slice::from_ref(&long));
+    assert_eq!(grace(&children), 65);
+    assert_eq!(pre_stop_seconds(main_container(&children)), 45);
+
+    // The Platforms' minimum preStop sleep holds over an App that turns it off.
+    let floor = platform_with_spec("floor", "limits:\n  minPreStopSleepSeconds: 5\n");
+    let children = render_with(&worker, &[floor]);
+    assert_eq!(pre_stop_seconds(main_container(&children)), 5);
+    assert_eq!(grace(&children), 300);
 }

@@ -29,6 +29,14 @@ pub enum Command {
     /// Print every resolved setting of each App and the layer it came from
     /// (built-in, which Platform, the App, or a cross-field rule).
     Explain(RenderArgs),
+    /// Preview a Platform change: the children of every App it selects, under the current and
+    /// the proposed Platforms. A summary first, then per-object differences.
+    ///
+    /// Against the cluster in KUBECONFIG (read-only: lists Apps, namespaces and Platforms):
+    /// `baseplate diff --platform NEW.yaml`. Offline, for a pull request in a GitOps
+    /// repository: `baseplate diff --platform OLD.yaml --to NEW.yaml apps/`.
+    /// Exit code 0 when nothing would change, 1 when something would, 2 on errors.
+    Diff(DiffArgs),
     /// Print the App and Platform CustomResourceDefinitions as YAML.
     Crds,
     /// Print the JSON Schema of App or Platform, for editors (yaml-language-server) and CI
@@ -56,6 +64,27 @@ pub struct RenderArgs {
     /// `yaml` for people and `kubectl apply -f -`, `json` for scripts.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Yaml)]
     pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Against the cluster: the proposed Platforms, each replacing the live Platform of its
+    /// name (or added). With --to: the current Platforms.
+    #[arg(long = "platform", short = 'p', required = true)]
+    pub platforms: Vec<PathBuf>,
+    /// Offline: the proposed Platforms, compared over the App files or directories given.
+    #[arg(long)]
+    pub to: Option<PathBuf>,
+    /// Offline: App manifests, or directories searched for `.yaml`/`.yml` files (other kinds
+    /// in them are skipped).
+    pub files: Vec<PathBuf>,
+    /// Offline: namespace for Apps that do not name one.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+    /// Offline: labels of every App's namespace, `key=value,...`, for Platforms that select
+    /// namespaces by label.
+    #[arg(long, value_delimiter = ',', value_parser = parse_label)]
+    pub namespace_labels: Vec<(String, String)>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod controller;
+pub mod diff;
 pub mod http;
 pub mod leader;
 pub mod metrics;

@@ -1,11 +1,15 @@
 //! `baseplate`: the Baseplate operator and its offline tools.
 
-use baseplate_operator::{cli, controller, offline, telemetry};
+use std::process::ExitCode;
+
+use baseplate_operator::{cli, controller, diff, offline, telemetry};
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = cli::Cli::parse();
     match cli.command {
+        // Its own exit codes, as `kubectl diff`'s: 1 means "there are changes", 2 an error.
+        cli::Command::Diff(args) => return Ok(diff::run(&args)),
         cli::Command::Render(args) => offline::render(&args),
         cli::Command::Explain(args) => offline::explain(&args),
         cli::Command::Crds => offline::crds(),
@@ -14,5 +18,6 @@ fn main() -> anyhow::Result<()> {
             telemetry::init(args.log_format)?;
             tokio::runtime::Runtime::new()?.block_on(controller::run(args))
         }
-    }
+    }?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -81,7 +81,7 @@ fn to_json(value: &serde_json::Value) -> String {
 }
 
 /// Writes to standard output; a reader that went away (`render | head`) is no error.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -259,7 +259,7 @@ fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) ->
     meta.name.as_deref().unwrap_or_default()
 }
 
-fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
+pub(crate) fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
     let (name, reader): (String, Box<dyn Read>) = if path == Path::new("-") {
         ("<stdin>".into(), Box::new(std::io::stdin()))
     } else {

@@ -139,29 +139,7 @@ impl Env {
 
     /// `Kind/name` → metadata of each of the App's children that exists right now.
     pub async fn children(&self, name: &str) -> Result<BTreeMap<String, ObjectMeta>> {
-        let mut found = BTreeMap::new();
-        self.find::<ConfigMap>(name, &mut found).await?;
-        self.find::<Secret>(name, &mut found).await?;
-        self.find::<Deployment>(name, &mut found).await?;
-        self.find::<Service>(name, &mut found).await?;
-        self.find::<HorizontalPodAutoscaler>(name, &mut found)
-            .await?;
-        self.find::<PodDisruptionBudget>(name, &mut found).await?;
-        self.find::<Ingress>(name, &mut found).await?;
-        Ok(found)
-    }
-
-    async fn find<K>(&self, name: &str, found: &mut BTreeMap<String, ObjectMeta>) -> Result
-    where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-            + Clone
-            + Debug
-            + DeserializeOwned,
-    {
-        if let Some(object) = self.api::<K>().get_metadata_opt(name).await? {
-            found.insert(format!("{}/{name}", K::kind(&())), object.metadata);
-        }
-        Ok(())
+        children_in(&self.client, &self.namespace, name).await
     }
 
     /// Waits until exactly the children of `kinds` exist, all owned by the App.
@@ -200,4 +178,40 @@ impl Env {
             .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
             .collect())
     }
+}
+
+/// `Kind/name` → metadata of each child of App `name` in `namespace` that exists right now.
+pub async fn children_in(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, ObjectMeta>> {
+    let mut found = BTreeMap::new();
+    find::<ConfigMap>(client, namespace, name, &mut found).await?;
+    find::<Secret>(client, namespace, name, &mut found).await?;
+    find::<Deployment>(client, namespace, name, &mut found).await?;
+    find::<Service>(client, namespace, name, &mut found).await?;
+    find::<HorizontalPodAutoscaler>(client, namespace, name, &mut found).await?;
+    find::<PodDisruptionBudget>(client, namespace, name, &mut found).await?;
+    find::<Ingress>(client, namespace, name, &mut found).await?;
+    Ok(found)
+}
+
+async fn find<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    found: &mut BTreeMap<String, ObjectMeta>,
+) -> Result
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    if let Some(object) = api.get_metadata_opt(name).await? {
+        found.insert(format!("{}/{name}", K::kind(&())), object.metadata);
+    }
+    Ok(())
 }

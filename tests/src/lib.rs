@@ -6,6 +6,7 @@
 //! - [`install`]: the CRDs of deploy/crds.yaml and the ClusterRole of deploy/rbac.yaml;
 //! - [`namespace`]: temporary namespaces and other cluster-scoped objects deleted on drop;
 //! - [`wait`]: eventually-style waits;
+//! - [`table`]: the invalid table of `crd/tests/data/invalid.yaml`, sent as kubectl would;
 //! - [`kubelet`]: pod statuses written as the kubelet and the scheduler would;
 //! - [`http`]: the one HTTP GET (the operator's health and metrics endpoints);
 //! - [`env`], [`checks`], [`fixtures`]: the e2e suite's world (one namespace and one operator
@@ -22,6 +23,7 @@ pub mod install;
 pub mod kubelet;
 pub mod namespace;
 pub mod operator;
+pub mod table;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::ChildMeta;
 use crate::child::ChildKind;
-use crate::settings::Settings;
+use crate::settings::{HpaSettings, Settings};
 
 pub(super) fn horizontal_pod_autoscaler(
     settings: &Settings,
@@ -26,22 +26,36 @@ pub(super) fn horizontal_pod_autoscaler(
             },
             min_replicas: Some(hpa.min_replicas),
             max_replicas: hpa.max_replicas,
-            metrics: Some(vec![MetricSpec {
-                type_: "Resource".into(),
-                resource: Some(ResourceMetricSource {
-                    name: "cpu".into(),
-                    target: MetricTarget {
-                        type_: "Utilization".into(),
-                        average_utilization: Some(hpa.target_cpu_utilization_percentage),
-                        ..Default::default()
-                    },
-                }),
-                ..Default::default()
-            }]),
-            behavior: None,
+            metrics: Some(metrics(hpa)),
+            behavior: hpa.behavior.clone(),
         }),
         status: None,
     })
+}
+
+/// CPU, then memory, then the extra metrics as given.
+fn metrics(hpa: &HpaSettings) -> Vec<MetricSpec> {
+    let utilization = |name: &str, percent: i32| MetricSpec {
+        type_: "Resource".into(),
+        resource: Some(ResourceMetricSource {
+            name: name.into(),
+            target: MetricTarget {
+                type_: "Utilization".into(),
+                average_utilization: Some(percent),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    hpa.target_cpu_utilization_percentage
+        .map(|p| utilization("cpu", p))
+        .into_iter()
+        .chain(
+            hpa.target_memory_utilization_percentage
+                .map(|p| utilization("memory", p)),
+        )
+        .chain(hpa.metrics.iter().cloned())
+        .collect()
 }
 
 pub(super) fn pod_disruption_budget(

@@ -94,7 +94,7 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         .filter(|f| !f.is_empty());
     let mut mounts = vec![VolumeMount {
         name: TMP_VOLUME.into(),
-        mount_path: "/tmp".into(),
+        mount_path: crate::mount_path::TMP.into(),
         ..Default::default()
     }];
     let mut volumes = vec![Volume {
@@ -105,7 +105,7 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
     if let Some(files) = files {
         mounts.push(VolumeMount {
             name: CONFIG_VOLUME.into(),
-            mount_path: settings.config_mount_path.clone(),
+            mount_path: crate::mount_path::normalised(&settings.config_mount_path),
             read_only: Some(true),
             ..Default::default()
         });
@@ -188,6 +188,10 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         security_context: Some(settings.pod_security_context.clone()),
         automount_service_account_token: Some(settings.automount_service_account_token),
         termination_grace_period_seconds: Some(settings.termination_grace_period_seconds),
+        node_selector: settings.placement.node_selector.clone(),
+        tolerations: settings.placement.tolerations.clone(),
+        affinity: settings.placement.affinity.clone(),
+        priority_class_name: settings.placement.priority_class_name.clone(),
         topology_spread_constraints: settings.topology_spread.as_ref().map(|t| {
             t.topology_keys
                 .iter()
@@ -273,12 +277,12 @@ fn resources(r: &ResourceSettings) -> ResourceRequirements {
     }
 }
 
-/// HTTP GET when the probe has a path, TCP otherwise, on the named port or the first one.
-/// `None` when the container has no port to probe (the schema rejects such Apps).
+/// HTTP GET when the probe has a path, TCP otherwise, on the named port or the first TCP one.
+/// `None` when the container has no such port (the schema rejects such Apps).
 fn probe(p: &Probe, ports: &[Port]) -> Option<K8sProbe> {
     let port = match &p.port {
         Some(name) => ports.iter().find(|q| &q.name == name)?,
-        None => ports.first()?,
+        None => crate::rules::first_tcp_port(ports)?,
     };
     let target = IntOrString::String(port.name.clone());
     Some(K8sProbe {

@@ -3,6 +3,9 @@
 //! rendered objects.
 #![allow(dead_code)]
 
+pub mod api_rules;
+pub mod cases;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
