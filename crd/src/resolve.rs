@@ -7,7 +7,7 @@
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use kube::ResourceExt;
 
-use crate::app::{App, AppSpec, Autoscaling, CronJobEntry, Probe, Resources};
+use crate::app::{App, AppSpec, Autoscaling, CronJobEntry, Port, Probe, Resources};
 use crate::child_rules;
 use crate::error::{FieldError, RenderError};
 use crate::layering::{Knob, Resolver, knob};
@@ -80,7 +80,9 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         errors.extend(rules::min_replicas_within_max(&r, &hpa, &min.key, &max.key));
         hpa
     });
-    let replicas = r.pick(&knob!(replicas));
+    let replicas_knob = knob!(replicas);
+    let replicas = r.pick(&replicas_knob);
+    rules::replicas_left_to_autoscaler(&mut r, &replicas_knob.key, autoscaling.as_ref());
 
     let resources = container_resources(&mut r, None, spec.resources.as_ref());
     let sidecar_resources = spec
@@ -126,9 +128,12 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
     let revision_history_limit = r.pick(&knob!(revision_history_limit));
 
     let minimum_replicas = autoscaling.as_ref().map_or(replicas, |h| h.min_replicas);
-    let pdb_enabled = r.pick(&knob!(pod_disruption_budget.enabled));
+    let pdb_enabled_knob = knob!(pod_disruption_budget.enabled);
+    let pdb_enabled = r.pick(&pdb_enabled_knob);
     let pdb_max_unavailable = r.pick(&knob!(pod_disruption_budget.max_unavailable));
     let pdb_max_unavailable = rules::pdb_max_unavailable(
+        &mut r,
+        &pdb_enabled_knob.key,
         workload && pdb_enabled,
         minimum_replicas,
         pdb_max_unavailable,
@@ -167,6 +172,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         .iter()
         .map(|entry| cron_job(&mut r, spec, entry, &mut errors))
         .collect();
+    record_app_fields(&mut r, spec);
 
     if !errors.is_empty() {
         return Err(RenderError::InvalidSpec(errors));
@@ -303,6 +309,105 @@ fn field_by_field(own: Option<&Resources>, base: Option<&Resources>) -> Option<R
     })
 }
 
+/// What the App sets that no Platform has a default for, recorded so that `explain` shows
+/// every value the children are made of: the image and entrypoint, ports, the liveness and
+/// startup probes, the names (never the values) of environment variables, config files and
+/// secret keys, the sidecars', and the pods' own labels and annotations.
+fn record_app_fields(r: &mut Resolver<'_>, spec: &AppSpec) {
+    r.record("image", &spec.image, Source::App);
+    record_entrypoint(r, "", spec.command.as_ref(), spec.args.as_ref());
+    if !spec.ports.is_empty() {
+        r.record("ports", &spec.ports, Source::App);
+    }
+    record_keys(r, "env", spec.env.keys());
+    if let Some(config) = &spec.config {
+        record_keys(r, "config.env", config.env.keys());
+        record_keys(r, "config.files", config.files.keys());
+    }
+    if let Some(secrets) = &spec.secrets {
+        record_keys(r, "secrets.generate", secrets.generate.iter());
+        record_keys(r, "secrets.supplied", secrets.supplied.iter());
+    }
+    record_own_probe(
+        r,
+        "livenessProbe",
+        spec.liveness_probe.as_ref(),
+        &spec.ports,
+    );
+    record_own_probe(r, "startupProbe", spec.startup_probe.as_ref(), &spec.ports);
+    for sidecar in &spec.sidecars {
+        let scope = format!("sidecars[{}]", sidecar.name);
+        r.record(&format!("{scope}.image"), &sidecar.image, Source::App);
+        record_entrypoint(r, &scope, sidecar.command.as_ref(), sidecar.args.as_ref());
+        if !sidecar.ports.is_empty() {
+            r.record(&format!("{scope}.ports"), &sidecar.ports, Source::App);
+        }
+        record_keys(r, &format!("{scope}.env"), sidecar.env.keys());
+        for (name, probe) in [
+            ("readinessProbe", &sidecar.readiness_probe),
+            ("livenessProbe", &sidecar.liveness_probe),
+            ("startupProbe", &sidecar.startup_probe),
+        ] {
+            if probe.is_some() {
+                let key = format!("{scope}.{name}");
+                record_own_probe(r, &key, probe.as_ref(), &sidecar.ports);
+            }
+        }
+    }
+    if !spec.pod_labels.is_empty() {
+        r.record("podLabels", &spec.pod_labels, Source::App);
+    }
+    if !spec.pod_annotations.is_empty() {
+        r.record("podAnnotations", &spec.pod_annotations, Source::App);
+    }
+}
+
+fn record_entrypoint(
+    r: &mut Resolver<'_>,
+    scope: &str,
+    command: Option<&Vec<String>>,
+    args: Option<&Vec<String>>,
+) {
+    let prefix = if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{scope}.")
+    };
+    if let Some(command) = command {
+        r.record(&format!("{prefix}command"), command, Source::App);
+    }
+    if let Some(args) = args {
+        r.record(&format!("{prefix}args"), args, Source::App);
+    }
+}
+
+/// The names in `keys` under `key`, when there are any.
+fn record_keys<'k>(r: &mut Resolver<'_>, key: &str, keys: impl Iterator<Item = &'k String>) {
+    let names: Vec<&String> = keys.collect();
+    if !names.is_empty() {
+        r.record(key, &names, Source::App);
+    }
+}
+
+/// A probe only the App sets: as the container gets it (on its first TCP port unless it
+/// names one), or none.
+fn record_own_probe(r: &mut Resolver<'_>, key: &str, probe: Option<&Probe>, ports: &[Port]) {
+    match probe {
+        Some(probe) => {
+            let port = probe
+                .port
+                .clone()
+                .or_else(|| rules::first_tcp_port(ports).map(|p| p.name.clone()));
+            let probe = Probe {
+                port,
+                ..probe.clone()
+            };
+            r.record(key, &probe, Source::App);
+        }
+        None => r.record(key, &serde_json::Value::Null, Source::BuiltIn),
+    }
+}
+
 /// Requests and limits of one container: the App's main container (`scope` `None`) or a sidecar.
 fn container_resources(
     r: &mut Resolver<'_>,
@@ -343,9 +448,10 @@ fn readiness_probe(r: &mut Resolver<'_>, spec: &AppSpec) -> Option<Probe> {
     }
     let path = r.pick_optional(&knob!(readiness_probe.path));
     let port_knob = knob!(readiness_probe.port);
-    let port = r
-        .pick_optional(&port_knob)
-        .and_then(|port| rules::probe_port_of_app(r, &port_knob.key, port, &spec.ports));
+    let port = match r.pick_optional(&port_knob) {
+        Some(port) => rules::probe_port_of_app(r, &port_knob.key, port, &spec.ports),
+        None => rules::first_port(r, &port_knob.key, &spec.ports),
+    };
     Some(Probe {
         path,
         port,
@@ -364,9 +470,10 @@ fn ingress(
     errors: &mut Vec<FieldError>,
 ) -> Option<IngressSettings> {
     let own = spec.ingress.clone().unwrap_or_default();
-    let enabled = r.pick(&knob!(ingress.enabled));
+    let enabled_knob = knob!(ingress.enabled);
+    let enabled = r.pick(&enabled_knob);
     // An Ingress carries HTTP: without a TCP port there is nothing for it to route to.
-    let first_port = rules::first_tcp_port(&spec.ports)?;
+    let first_port = rules::ingress_needs_a_port(r, &enabled_knob.key, enabled, &spec.ports)?;
     if !enabled {
         return None;
     }
@@ -391,11 +498,21 @@ fn ingress(
         }
     };
     let paths = if own.paths.is_empty() {
-        vec!["/".to_string()]
+        let all = vec!["/".to_string()];
+        r.record("ingress.paths", &all, Source::BuiltIn);
+        all
     } else {
+        r.record("ingress.paths", &own.paths, Source::App);
         own.paths
     };
-    let port = own.port.unwrap_or_else(|| first_port.name.clone());
+    let port = match own.port {
+        Some(port) => {
+            r.record("ingress.port", &port, Source::App);
+            port
+        }
+        None => rules::first_port(r, "ingress.port", std::slice::from_ref(first_port))
+            .unwrap_or_else(|| first_port.name.clone()),
+    };
     let tls = r.pick(&knob!(ingress.tls.enabled)).then(|| {
         let cluster_issuer = r.pick_optional(&knob!(ingress.tls.cluster_issuer));
         let secret_name_template = knob!(ingress.tls.secret_name_template);
@@ -527,6 +644,12 @@ mod tests {
             .collect();
         let mut set = BTreeSet::new();
         knob_paths(&defaults, "", &mut set);
+        // Under the autoscaler the Platform's replica count is read but has no effect: the
+        // rule that says so is what `explain` shows.
+        set.remove("replicas");
+        assert!(
+            matches!(&settings.provenance["replicas"].source, Source::Rule(r) if r.contains("HorizontalPodAutoscaler"))
+        );
         assert_eq!(from_platform, set);
         for (key, explained) in &settings.provenance {
             if explained.source != Source::Platform("everything".into()) {

@@ -145,12 +145,74 @@ fn is_zero(value: &IntOrString) -> bool {
 
 /// The PDB's `maxUnavailable`, or `None` for no PDB.
 pub fn pdb_max_unavailable(
+    r: &mut Resolver<'_>,
+    enabled_key: &str,
     enabled: bool,
     minimum_replicas: i32,
     max_unavailable: IntOrString,
 ) -> Option<IntOrString> {
     // One replica under a PDB blocks every node drain; a PDB only helps from two up.
-    (enabled && minimum_replicas >= 2).then_some(max_unavailable)
+    if enabled && minimum_replicas < 2 {
+        r.record(
+            enabled_key,
+            &false,
+            Source::Rule(format!(
+                "left out: the App runs as few as {minimum_replicas} replica(s), and a PodDisruptionBudget below 2 blocks every node drain"
+            )),
+        );
+        return None;
+    }
+    enabled.then_some(max_unavailable)
+}
+
+/// Under an autoscaler the Deployment carries no replica count: the autoscaler sets it.
+pub fn replicas_left_to_autoscaler(
+    r: &mut Resolver<'_>,
+    key: &str,
+    autoscaling: Option<&HpaSettings>,
+) {
+    if let Some(hpa) = autoscaling {
+        r.record(
+            key,
+            &serde_json::Value::Null,
+            Source::Rule(format!(
+                "left to the HorizontalPodAutoscaler, between {} and {}",
+                hpa.min_replicas, hpa.max_replicas
+            )),
+        );
+    }
+}
+
+/// An Ingress routes HTTP to a TCP port: an App without one gets none, whatever
+/// `ingress.enabled` says. The first TCP port, when there is one.
+pub fn ingress_needs_a_port<'p>(
+    r: &mut Resolver<'_>,
+    enabled_key: &str,
+    enabled: bool,
+    ports: &'p [Port],
+) -> Option<&'p Port> {
+    let first = first_tcp_port(ports);
+    if enabled && first.is_none() {
+        r.record(
+            enabled_key,
+            &false,
+            Source::Rule("left out: the App has no TCP port to route to".into()),
+        );
+    }
+    first
+}
+
+/// A port nothing named: the first TCP one.
+pub fn first_port(r: &mut Resolver<'_>, key: &str, ports: &[Port]) -> Option<String> {
+    let first = first_tcp_port(ports).map(|p| p.name.clone());
+    if let Some(name) = &first {
+        r.record(
+            key,
+            name,
+            Source::Rule("none set: the first TCP port".into()),
+        );
+    }
+    first
 }
 
 /// The memory limit, equal to the request when no layer sets one.

@@ -309,6 +309,12 @@ fn kubectl_get_shows_ready_replicas_url_and_age() {
         ".status.conditions[?(@.type==\"Ready\")].status"
     );
     assert_eq!(by_name("Replicas").json_path, ".status.replicasSummary");
+    // `kubectl get apps` shows why an App is not Ready without `-o wide`.
+    assert_eq!(
+        by_name("Reason").json_path,
+        ".status.conditions[?(@.type==\"Ready\")].reason"
+    );
+    assert_eq!(by_name("Reason").priority, None);
     assert_eq!(by_name("URL").json_path, ".status.url");
     assert_eq!(by_name("Age").json_path, ".metadata.creationTimestamp");
     assert_eq!(by_name("Age").type_, "date");

@@ -91,6 +91,86 @@ fn every_example_app_renders_with_the_example_platform() {
     );
 }
 
+/// The fenced `yaml` blocks of README.md that hold Apps or Platforms, with their first line.
+fn readme_manifests() -> Vec<(usize, String)> {
+    let readme = std::fs::read_to_string(common::examples_dir().join("../README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (number, line) in readme.lines().enumerate() {
+        match (&mut open, line.trim_start()) {
+            (None, "```yaml") => open = Some((number + 2, String::new())),
+            (Some(_), "```") => blocks.extend(open.take()),
+            (Some((_, text)), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+        .into_iter()
+        .filter(|(_, text)| text.contains("apiVersion: baseplate.dev/"))
+        .collect()
+}
+
+/// What the README shows an App or Platform to be is what the binary takes: each one
+/// renders (the Apps with every Platform the README shows), and the first screen's App is
+/// the file it names.
+#[test]
+fn every_app_and_platform_the_readme_shows_renders() {
+    let blocks = readme_manifests();
+    let parsed: Vec<(usize, baseplate_crd::manifest::Manifests)> = blocks
+        .iter()
+        .map(|(line, text)| (*line, parse(text)))
+        .collect();
+    let platforms: Vec<baseplate_crd::Platform> = parsed
+        .iter()
+        .flat_map(|(_, m)| m.platforms.clone())
+        .collect();
+    let mut apps = 0;
+    for (line, manifests) in &parsed {
+        for app in &manifests.apps {
+            let secrets = fixed_secrets(app);
+            baseplate_crd::render(app, &select(&platforms), &secrets)
+                .unwrap_or_else(|e| panic!("README.md line {line}: {e}"));
+            apps += 1;
+        }
+    }
+    assert!(
+        apps >= 1 && !platforms.is_empty(),
+        "the README shows an App and a Platform: {blocks:?}"
+    );
+    // The Platform applies to the README's App: its defaults reach the children.
+    let (_, shown) = &parsed[0];
+    let with_platform = baseplate_crd::render(
+        &shown.apps[0],
+        &select(&platforms),
+        &fixed_secrets(&shown.apps[0]),
+    )
+    .unwrap();
+    let yaml = to_yaml(&with_platform);
+    assert!(yaml.contains("apps.prod.example.com"), "{yaml}");
+
+    let (_, first) = &blocks[0];
+    let file = std::fs::read_to_string(common::examples_dir().join("hello.yaml")).unwrap();
+    let without_comments: String = file
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        first, &without_comments,
+        "README's first App is examples/hello.yaml"
+    );
+    let hello = parse(first).apps.remove(0);
+    let children = baseplate_crd::render(&hello, &select(&[]), &fixed_secrets(&hello)).unwrap();
+    assert_eq!(
+        children.names().len(),
+        7,
+        "`make render` prints seven objects"
+    );
+}
+
 /// The built-in defaults, read as a Platform, pass the Platform CRD's admission; every example
 /// passes admission (in `parse`) and resolution, and its children pass what the API server and
 /// the kubelet check, with the built-in defaults, with the example Platform and with the
@@ -124,6 +204,67 @@ fn the_builtin_defaults_and_every_example_pass_the_same_checks() {
                     "{stem}: {error}"
                 ),
             }
+        }
+    }
+}
+
+/// The README's account of which App fields a Platform has a default for is the types': each
+/// App field is in exactly one of its two lists, and a field it says a Platform sets is one.
+#[test]
+fn the_readme_says_truly_which_app_fields_have_a_platform_default() {
+    let readme = std::fs::read_to_string(common::examples_dir().join("../README.md")).unwrap();
+    let phrase = "`defaults` holds these App knobs:";
+    let start = readme.find(phrase).expect("the paragraph") + phrase.len();
+    let (with_default, alone) = readme[start..]
+        .split_once("The\nother App fields")
+        .expect("the second list");
+    let alone = &alone[..alone.find("are the App's alone").expect("its end")];
+    let names = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|name| name.split('.').next().unwrap().to_string())
+            .collect()
+    };
+    let schema = |value: serde_json::Value, pointer: &str| -> std::collections::BTreeSet<String> {
+        value
+            .pointer(pointer)
+            .and_then(|p| p.as_object())
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let app = schema(
+        baseplate_crd::json_schema::app(),
+        "/properties/spec/properties",
+    );
+    let defaults = schema(
+        baseplate_crd::json_schema::platform(),
+        "/properties/spec/properties/defaults/properties",
+    );
+    let mut said_with_default = names(&with_default[..with_default.find("; an App's").unwrap()]);
+    // `configMountPath` is the Platform's name for the App's `config.mountPath`.
+    assert!(said_with_default.remove("configMountPath") && defaults.contains("configMountPath"));
+    said_with_default.insert("config".into());
+    for field in &said_with_default {
+        assert!(app.contains(field), "{field} is no App field");
+        assert!(
+            defaults.contains(field) || field == "config",
+            "README says a Platform sets {field}; none can"
+        );
+    }
+    let said_alone = names(alone);
+    for field in &app {
+        assert!(
+            said_with_default.contains(field) || said_alone.contains(field),
+            "README does not say whether a Platform sets {field}"
+        );
+        if said_alone.contains(field) && !said_with_default.contains(field) {
+            assert!(
+                !defaults.contains(field),
+                "README says {field} is the App's alone, but a Platform sets it"
+            );
         }
     }
 }

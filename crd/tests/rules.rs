@@ -613,6 +613,85 @@ fn a_minimum_pre_stop_limit_raises_the_pre_stop_sleep_and_the_grace_period_with_
     assert_eq!(grace(&children), 30);
 }
 
+/// Every rule that left a child out or a value to someone else says so in the provenance,
+/// with the value the children carry.
+#[test]
+fn rules_that_suppress_something_are_explained() {
+    let fixed_one = settings(&app_with_spec("web", &format!("{WEB}replicas: 1\n")), &[]);
+    assert_eq!(fixed_one.pdb_max_unavailable, None);
+    assert_eq!(
+        fixed_one.provenance["podDisruptionBudget.enabled"].value,
+        "false"
+    );
+    assert!(
+        matches!(source(&fixed_one, "podDisruptionBudget.enabled"), Source::Rule(r) if r.contains("as few as 1 replica")),
+        "{:?}",
+        source(&fixed_one, "podDisruptionBudget.enabled")
+    );
+    assert_eq!(fixed_one.provenance["replicas"].value, "1");
+
+    let autoscaled = settings(&web(), &[]);
+    assert_eq!(autoscaled.provenance["replicas"].value, "null");
+    assert!(
+        matches!(source(&autoscaled, "replicas"), Source::Rule(r) if r.contains("HorizontalPodAutoscaler, between 2 and 10"))
+    );
+    assert_eq!(
+        replicas(&render(&web())),
+        None,
+        "the Deployment carries no count"
+    );
+
+    let worker = settings(
+        &app_with_spec("worker", "image: registry.example.com/w:1\n"),
+        &[],
+    );
+    assert_eq!(worker.ingress, None);
+    assert_eq!(worker.provenance["ingress.enabled"].value, "false");
+    assert!(
+        matches!(source(&worker, "ingress.enabled"), Source::Rule(r) if r.contains("no TCP port"))
+    );
+}
+
+/// What only the App sets is explained too: probes and ports where the children get them,
+/// and the names of env, config and secret keys, never their values.
+#[test]
+fn what_only_the_app_sets_is_explained_with_keys_but_no_values() {
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}env: {{LOG_LEVEL: debug}}\nconfig: {{env: {{FLAG: on-value}}, files: {{app.toml: 'x = 1'}}}}\nsecrets: {{generate: [SESSION_KEY], supplied: [API_TOKEN]}}\nlivenessProbe: {{path: /live}}\ningress: {{paths: [/api]}}\n"
+        ),
+    );
+    let explained = settings(&app, &[]);
+    let value = |key: &str| explained.provenance[key].value.clone();
+    assert_eq!(value("image"), "\"registry.example.com/web:1.0\"");
+    assert_eq!(value("livenessProbe"), r#"{"path":"/live","port":"http"}"#);
+    assert_eq!(source(&explained, "startupProbe"), Source::BuiltIn);
+    assert_eq!(value("startupProbe"), "null");
+    assert_eq!(value("readinessProbe.port"), "\"http\"");
+    assert_eq!(value("ingress.paths"), r#"["/api"]"#);
+    assert_eq!(value("ingress.port"), "\"http\"");
+    assert_eq!(value("env"), r#"["LOG_LEVEL"]"#);
+    assert_eq!(value("config.env"), r#"["FLAG"]"#);
+    assert_eq!(value("config.files"), r#"["app.toml"]"#);
+    assert_eq!(value("secrets.generate"), r#"["SESSION_KEY"]"#);
+    assert_eq!(value("secrets.supplied"), r#"["API_TOKEN"]"#);
+    let everything = format!("{:?}", explained.provenance);
+    for secret_or_value in ["debug", "on-value", "x = 1"] {
+        assert!(
+            !everything.contains(secret_or_value),
+            "{secret_or_value} in {everything}"
+        );
+    }
+    // The probe the children get is the one explained.
+    let children = render(&app);
+    let liveness = main_container(&children).liveness_probe.clone().unwrap();
+    assert_eq!(
+        liveness.http_get.unwrap().port,
+        IntOrString::String("http".into())
+    );
+}
+
 fn hpa_spec(
     children: &Children,
 ) -> &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec {

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use baseplate_crd::manifest::{self, Manifests};
-use baseplate_crd::{App, EffectivePlatform, SecretState, Settings, crds, json_schema, resolve};
+use baseplate_crd::{
+    App, Children, EffectivePlatform, SecretState, Settings, crds, json_schema, resolve,
+};
 use rand::Rng;
 
 use crate::cli::{Output, RenderArgs, SchemaArgs, SchemaKind};
@@ -28,28 +30,10 @@ pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
     let Inputs { apps, platform } = load(args)?;
-    let mut objects = Vec::new();
-    let mut failures = Vec::new();
-    for app in &apps {
-        let mut secrets = SecretState::default();
-        secrets.generate_missing(&app.spec, random_secret_value);
-        match baseplate_crd::render(app, &platform, &secrets) {
-            Ok(children) => objects.extend(children.to_values()),
-            Err(e) => failures.push(format!(
-                "App {}/{}: {e}",
-                namespace_of(app),
-                app.metadata.name.as_deref().unwrap_or_default()
-            )),
-        }
-    }
-    // All or nothing: `render | kubectl apply -f -` must never apply half a set of Apps.
-    if !failures.is_empty() {
-        bail!(
-            "{}\nnothing was printed: fix the App{} above and run again",
-            failures.join("\n"),
-            if failures.len() == 1 { "" } else { "s" }
-        );
-    }
+    let objects: Vec<serde_json::Value> = render_all(&apps, &platform)?
+        .iter()
+        .flat_map(Children::to_values)
+        .collect();
     let output = match args.output {
         Output::Yaml => manifest::to_yaml_stream(objects),
         // A List, which `kubectl apply -f` takes as it takes the YAML stream.
@@ -60,6 +44,34 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
         })),
     };
     write_stdout(&output)
+}
+
+/// Every App's children, or the reasons of every App that cannot be rendered. All or
+/// nothing: `render | kubectl apply -f -` must never apply half a set of Apps, and `explain`
+/// refuses exactly what `render` refuses.
+fn render_all(apps: &[App], platform: &EffectivePlatform) -> anyhow::Result<Vec<Children>> {
+    let mut rendered = Vec::new();
+    let mut failures = Vec::new();
+    for app in apps {
+        let mut secrets = SecretState::default();
+        secrets.generate_missing(&app.spec, random_secret_value);
+        match baseplate_crd::render(app, platform, &secrets) {
+            Ok(children) => rendered.push(children),
+            Err(e) => failures.push(format!(
+                "App {}/{}: {e}",
+                namespace_of(app),
+                app.metadata.name.as_deref().unwrap_or_default()
+            )),
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{}\nnothing was printed: fix the App{} above and run again",
+            failures.join("\n"),
+            if failures.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(rendered)
 }
 
 fn to_json(value: &serde_json::Value) -> String {
@@ -83,22 +95,30 @@ pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
 
 pub fn explain(args: &RenderArgs) -> anyhow::Result<()> {
     let Inputs { apps, platform } = load(args)?;
+    let rendered = render_all(&apps, &platform)?;
     let mut explained = Vec::new();
-    for app in &apps {
+    for (app, children) in apps.iter().zip(&rendered) {
+        // Cannot fail: rendering resolved the same App against the same Platforms.
         let settings = resolve::resolve(app, &platform)
             .with_context(|| format!("App {}", app.metadata.name.as_deref().unwrap_or_default()))?;
-        explained.push(settings);
+        explained.push((settings, children.names()));
     }
     let output = match args.output {
-        Output::Yaml => explained.iter().map(explain_text).collect(),
+        Output::Yaml => explained
+            .iter()
+            .map(|(settings, children)| explain_text(settings, children))
+            .collect(),
         Output::Json => to_json(&serde_json::Value::Array(
-            explained.iter().map(explain_json).collect(),
+            explained
+                .iter()
+                .map(|(settings, children)| explain_json(settings, children))
+                .collect(),
         )),
     };
     write_stdout(&output)
 }
 
-fn explain_text(settings: &Settings) -> String {
+fn explain_text(settings: &Settings, children: &[String]) -> String {
     use std::fmt::Write;
     let mut output = String::new();
     let _ = writeln!(output, "App {}/{}", settings.namespace, settings.name);
@@ -112,6 +132,7 @@ fn explain_text(settings: &Settings) -> String {
             &platforms
         }
     );
+    let _ = writeln!(output, "Children: {}", children.join(", "));
     let width = settings
         .provenance
         .keys()
@@ -124,7 +145,7 @@ fn explain_text(settings: &Settings) -> String {
     output
 }
 
-fn explain_json(settings: &Settings) -> serde_json::Value {
+fn explain_json(settings: &Settings, children: &[String]) -> serde_json::Value {
     let values: serde_json::Map<String, serde_json::Value> = settings
         .provenance
         .iter()
@@ -141,6 +162,7 @@ fn explain_json(settings: &Settings) -> serde_json::Value {
         "app": settings.name,
         "namespace": settings.namespace,
         "platforms": settings.platforms,
+        "children": children,
         "settings": values,
     })
 }

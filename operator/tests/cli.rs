@@ -217,3 +217,62 @@ fn schema_prints_the_editor_schema_of_each_kind() {
         assert_eq!(schema["properties"]["kind"]["const"], constant);
     }
 }
+
+#[test]
+fn explain_refuses_exactly_what_render_refuses() {
+    let platform = "apiVersion: baseplate.dev/v1alpha1\nkind: Platform\nmetadata: {name: caps}\nspec:\n  limits: {maxReplicas: 5}\n";
+    let dir = std::env::temp_dir().join(format!("baseplate-cli-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let platform_path = dir.join("platform.yaml");
+    std::fs::write(&platform_path, platform).unwrap();
+    let too_big = app(
+        "web",
+        "image: nginx:1.27\nports: [{name: http, containerPort: 8080}]\nreplicas: 9",
+    );
+    let args = |command| vec![command, "-", "--platform", platform_path.to_str().unwrap()];
+    let render = baseplate(&args("render"), too_big.as_bytes());
+    let explain = baseplate(&args("explain"), too_big.as_bytes());
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(!render.status.success() && !explain.status.success());
+    assert!(
+        explain.stdout.is_empty(),
+        "nothing explained of a refused App"
+    );
+    // The same words (a backtrace, when RUST_BACKTRACE asks for one, names the command).
+    let said = |output: &Output| {
+        let text = stderr(output);
+        text.split("\n\nStack backtrace")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(said(&explain), said(&render));
+    assert!(
+        stderr(&explain).contains("spec.replicas"),
+        "{}",
+        stderr(&explain)
+    );
+}
+
+#[test]
+fn explain_shows_probes_ingress_keys_and_the_children_but_no_values() {
+    let web = app(
+        "web",
+        "image: nginx:1.27\nports: [{name: http, containerPort: 8080}]\nreplicas: 1\nenv: {MODE: very-plain-value}\nsecrets: {supplied: [API_TOKEN]}\nstartupProbe: {path: /started, failureThreshold: 30}",
+    );
+    let output = baseplate(&["explain", "-"], web.as_bytes());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    for wanted in [
+        "Children: ConfigMap/web, Secret/web, Deployment/web, Service/web, Ingress/web\n",
+        "startupProbe ",
+        "/started",
+        "ingress.paths ",
+        "[\"API_TOKEN\"]",
+        "[\"MODE\"]",
+        "left out: the App runs as few as 1 replica(s)",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} missing from:\n{text}");
+    }
+    assert!(!text.contains("very-plain-value"), "{text}");
+}

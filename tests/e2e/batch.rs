@@ -248,7 +248,11 @@ async fn each_version_is_migrated_before_the_deployment_moves_to_it() -> Result 
     tokio::time::sleep(Duration::from_secs(5)).await;
     let jobs = env.api::<Job>().list(&ListParams::default()).await?.items;
     let names: Vec<String> = jobs.iter().map(|j| j.name_any()).collect();
-    assert_eq!(names, std::slice::from_ref(&second), "no migration ran again");
+    assert_eq!(
+        names,
+        std::slice::from_ref(&second),
+        "no migration ran again"
+    );
     assert_eq!(jobs[0].uid(), Some(retried));
     let (app, _) = migration_in(&env, "Succeeded").await?;
     // Degraded now says only that no node takes the Deployment's pods (the CPU above).
