@@ -35,6 +35,7 @@ pub mod select;
 pub mod settings;
 pub mod status;
 pub mod strict_fields;
+pub mod waves;
 pub mod yaml;
 
 pub use app::{App, AppSpec};

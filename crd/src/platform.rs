@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, PodSecurityContext, SecurityContext, Toleration};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,24 @@ use crate::app::{Autoscaling, Probe, Resources};
     derive = "PartialEq",
     derive = "Default",
     doc = "Defaults and guardrails that Baseplate applies to every App in the namespaces it selects.",
+    status = "PlatformStatus",
     printcolumn(name = "Priority", type_ = "integer", json_path = ".spec.priority"),
+    printcolumn(
+        name = "Selected",
+        type_ = "integer",
+        json_path = ".status.selectedApps"
+    ),
+    printcolumn(
+        name = "Updated",
+        type_ = "integer",
+        json_path = ".status.appsAtNewestRevision"
+    ),
+    printcolumn(
+        name = "Failed",
+        type_ = "integer",
+        json_path = ".status.failedAppCount"
+    ),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -49,6 +66,149 @@ pub struct PlatformSpec {
     /// Guardrails an App cannot exceed.
     #[serde(default)]
     pub limits: PlatformLimits,
+    /// How a change of this Platform spreads over the Apps it selects: in waves, stopping by
+    /// itself when Apps fail. Leave out to apply every change to every App at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutPolicy>,
+}
+
+/// How the Platform's newest revision is spreading, written by the operator once per wave step
+/// and once per change in the failed Apps (never per App: the counts are as of that write).
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The ControllerRevision (in the operator's namespace) holding the newest spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Its number: one more for every change of the spec, a revert included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_number: Option<i64>,
+    /// The wave reached, counted from 0 (index into `spec.rollout.waves`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<i32>,
+    /// `Progressing`, `Paused` or `Complete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Apps in the namespaces the Platform selects.
+    #[serde(default)]
+    pub selected_apps: i32,
+    /// Of those, the Apps rendered from the newest revision.
+    #[serde(default)]
+    pub apps_at_newest_revision: i32,
+    /// Apps that failed under the newest revision.
+    #[serde(default)]
+    pub failed_app_count: i32,
+    /// The first of them, with why they failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub failed_apps: Vec<FailedApp>,
+    /// Failures a resume accepted: the rollout pauses again when this many plus
+    /// `pauseAfterFailedApps` have failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub accepted_failures: i32,
+    /// The value of the `baseplate.dev/resume-rollout` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<String>,
+    /// `RolledOut`: every selected App is at the newest revision and done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// An App that failed under the newest revision.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedApp {
+    /// `namespace/name`.
+    pub app: String,
+    /// The reason of its Degraded condition.
+    pub reason: String,
+    pub message: String,
+}
+
+/// The annotation that resumes a paused rollout: set it to a new value each time, such as
+/// `kubectl annotate platform NAME baseplate.dev/resume-rollout="$(date +%s)" --overwrite`.
+pub const RESUME_ANNOTATION: &str = "baseplate.dev/resume-rollout";
+
+/// Waves are percentages only: a share of the selected Apps stays meaningful as Apps come and
+/// go, where a count would need re-checking against the number selected.
+pub const WAVE_PATTERN: &str = "^(100|[1-9][0-9]?)%$";
+
+/// Each wave below the next, both matching [`WAVE_PATTERN`] (no leading zeros): the shorter
+/// number is smaller, and numbers of one length compare as text. CEL's comprehensions carry no
+/// index, so the rule walks the indices of the longest list `waves` may be (10).
+macro_rules! wave_increasing_rule {
+    () => {
+        "[0, 1, 2, 3, 4, 5, 6, 7, 8].all(i, i + 1 >= size(self) || size(self[i]) < size(self[i + 1]) || (size(self[i]) == size(self[i + 1]) && self[i] < self[i + 1]))"
+    };
+}
+
+/// `spec.rollout`: the waves a change of the Platform moves through and the health gate.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutPolicy {
+    /// Share of the selected Apps at the new revision after each step, such as
+    /// `[1%, 10%, 50%, 100%]`: strictly increasing, ending at `100%`. Apps in canary namespaces
+    /// move in the first wave whatever its share.
+    #[x_kube(validation = (wave_increasing_rule!(), "waves must be strictly increasing, such as [1%, 10%, 50%, 100%]; remove or reorder the repeated or smaller wave"))]
+    #[x_kube(validation = ("size(self) > 0 && self[size(self) - 1] == '100%'", "waves must end at 100% so that every App gets the change; add 100% as the last wave"))]
+    #[schemars(length(max = 10), extend("items" = {"type": "string", "pattern": WAVE_PATTERN, "maxLength": 4}))]
+    pub waves: Vec<String>,
+    /// The rollout pauses when this many Apps have failed under the new revision. Built-in 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 1 && self <= 10000", "pauseAfterFailedApps must be between 1 and 10000: 0 would pause every rollout before it starts"))]
+    pub pause_after_failed_apps: Option<i32>,
+    /// An App counts as done when Ready this long at the new revision. Built-in 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self >= 0 && self <= 86400", "rollout.minReadySeconds must be between 0 and 86400"))]
+    pub min_ready_seconds: Option<i32>,
+    /// A namespace label key SREs choose (such as `baseplate.dev/canary` or `team/canary`):
+    /// Apps in namespaces that have this label, whatever its value, move first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(
+        concat!("self.matches('", crate::labels::key_pattern!(), "') && self.indexOf('/') <= 253"),
+        "canaryNamespaceLabel must be a label key: an optional DNS prefix of at most 253 characters and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (e.g. canary or example.com/canary)"
+    )))]
+    #[schemars(length(max = 317))]
+    pub canary_namespace_label: Option<String>,
+}
+
+impl RolloutPolicy {
+    pub fn pause_after(&self) -> u32 {
+        self.pause_after_failed_apps
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    pub fn min_ready(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.min_ready_seconds
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+        )
+    }
+
+    /// The waves as shares in (0, 1]; a wave that does not parse (refused at admission) counts
+    /// as 100%, so a bad value can only make a rollout faster to reach everyone, never stall it.
+    pub fn shares(&self) -> Vec<f64> {
+        self.waves
+            .iter()
+            .map(|w| {
+                w.strip_suffix('%')
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .filter(|n| (1..=100).contains(n))
+                    .map_or(1.0, |n| f64::from(n) / 100.0)
+            })
+            .collect()
+    }
 }
 
 /// Every knob an SRE can default. All optional: what is left out falls through to lower layers.

@@ -33,12 +33,26 @@ pub struct AppStatus {
     /// The Platforms whose defaults and limits applied, lowest priority first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<String>,
+    /// The revision of each Platform with a `rollout` that the App renders from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_revisions: Vec<PlatformRevision>,
     /// The migration of the current version, when the App has `migrate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration: Option<MigrationStatus>,
     /// Each cron job's last runs, in the App's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cron_jobs: Vec<CronJobStatus>,
+}
+
+/// Which revision of a staged Platform an App follows, and since when.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformRevision {
+    pub platform: String,
+    /// The ControllerRevision, `<platform>-<hash>`.
+    pub revision: String,
+    /// When the App moved to it: `minReadySeconds` counts from here.
+    pub since: Time,
 }
 
 /// Where the migration of the current version stands. The Deployment moves to this version

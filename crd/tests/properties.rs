@@ -400,6 +400,7 @@ prop_compose! {
             namespace_selector: None,
             defaults,
             limits: PlatformLimits { min_pre_stop_sleep_seconds: min_pre_stop, ..Default::default() },
+            rollout: None,
         })
     }
 }
@@ -616,6 +617,7 @@ prop_compose! {
             namespace_selector: None,
             defaults,
             limits: PlatformLimits { max_cpu, max_memory, max_replicas, ..Default::default() },
+            rollout: None,
         })
     }
 }

@@ -175,6 +175,7 @@ fn expected_cluster_rules() -> BTreeMap<(&'static str, &'static str), BTreeSet<&
     rules.insert(("baseplate.dev", "apps"), ["list", "watch"].into());
     rules.insert(("baseplate.dev", "apps/status"), ["patch"].into());
     rules.insert(("baseplate.dev", "platforms"), ["list", "watch"].into());
+    rules.insert(("baseplate.dev", "platforms/status"), ["patch"].into());
     rules.insert(("", "namespaces"), ["list", "watch"].into());
     // From the enum, so a child kind added without its RBAC rule fails this test.
     for kind in ChildKind::ALL {
@@ -270,17 +271,23 @@ fn the_cluster_role_grants_exactly_what_the_operator_calls() {
 }
 
 #[test]
-fn leases_are_granted_only_in_the_operator_namespace() {
+fn leases_and_platform_revisions_are_granted_only_in_the_operator_namespace() {
     let manifests = Manifests::load();
     let role: Role = manifests.one();
     assert_eq!(role.metadata.namespace.as_deref(), Some(NAMESPACE));
     let granted = flatten(role.rules.as_deref().unwrap_or_default());
     assert_eq!(
         granted,
-        owned(BTreeMap::from([(
-            ("coordination.k8s.io", "leases"),
-            ["get", "create", "patch"].into()
-        )]))
+        owned(BTreeMap::from([
+            (
+                ("coordination.k8s.io", "leases"),
+                ["get", "create", "patch"].into()
+            ),
+            (
+                ("apps", "controllerrevisions"),
+                ["list", "watch", "create", "patch", "delete"].into()
+            ),
+        ]))
     );
     let binding: RoleBinding = manifests.one();
     assert_eq!(binding.role_ref.kind, "Role");

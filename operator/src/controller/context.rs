@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use baseplate_crd::{App, ChildKind, ChildRef, Platform, SecretState};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
@@ -136,6 +136,8 @@ pub struct Memory {
 pub struct Settings {
     /// How often an App is reconciled with nothing changing (each App gets up to 10% jitter).
     pub resync: Duration,
+    /// Where the revision history of staged Platforms is kept: the operator's own namespace.
+    pub operator_namespace: String,
 }
 
 pub struct Context {
@@ -144,6 +146,10 @@ pub struct Context {
     pub metrics: Metrics,
     pub apps: Store<DeserializeGuard<App>>,
     pub platforms: Store<Platform>,
+    /// The ControllerRevisions of staged Platforms, in the operator's namespace.
+    pub revisions: Store<ControllerRevision>,
+    /// Wakes the staged-rollout loop: an App's status or a Platform changed.
+    pub rollouts: tokio::sync::Notify,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     pub children: ChildStores,
     pub workload: WorkloadStores,

@@ -14,9 +14,11 @@ pub mod event_queue;
 pub mod events;
 pub mod observe;
 pub mod owner;
+pub mod platform_rollout;
 pub mod pod_health;
 pub mod reconcile;
 pub mod retry;
+pub mod revisions;
 pub mod rollout;
 pub mod status;
 pub mod triggers;
@@ -115,6 +117,7 @@ async fn run_controller(
     ready: Option<Arc<AtomicBool>>,
 ) -> anyhow::Result<()> {
     let (platforms, platform_events) = watches::platforms(&client);
+    let (revisions, revision_events) = watches::platform_revisions(&client, &args.lease_namespace);
     let (namespaces, namespace_events) = watches::namespaces(&client);
     let (apps, app_events) = watches::apps(&client);
     let controller = Controller::for_stream(app_events, apps).with_config(
@@ -139,11 +142,14 @@ async fn run_controller(
         metrics: metrics.clone(),
         apps: apps.clone(),
         platforms: platforms.clone(),
+        revisions,
+        rollouts: tokio::sync::Notify::new(),
         namespaces: namespaces.clone(),
         children: children.clone(),
         workload,
         settings: context::Settings {
             resync: Duration::from_secs(args.resync_seconds),
+            operator_namespace: args.lease_namespace.clone(),
         },
         memory: Default::default(),
         failures: Default::default(),
@@ -164,6 +170,24 @@ async fn run_controller(
             }
         })
     };
+    // Staged Platforms: revisions, waves and their status, leader-only like the App controller.
+    let rollouts = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let caches = (
+                ctx.platforms.clone(),
+                ctx.apps.clone(),
+                ctx.revisions.clone(),
+            );
+            if watches::filled(&caches.0).await
+                && watches::filled(&caches.1).await
+                && watches::filled(&caches.2).await
+            {
+                platform_rollout::run(ctx).await;
+            }
+        })
+    };
+    let revision_events = tokio::spawn(revision_events);
     let readiness = {
         let caches = children.clone();
         let (platforms, namespaces, apps) = (platforms.clone(), namespaces.clone(), apps.clone());
@@ -187,8 +211,12 @@ async fn run_controller(
         "starting the App controller"
     );
     controller
-        .watches_stream(platform_events, move |platform| {
-            platform_trigger.affected(&platform)
+        .watches_stream(platform_events, {
+            let ctx = ctx.clone();
+            move |platform| {
+                ctx.rollouts.notify_one();
+                platform_trigger.affected(&platform)
+            }
         })
         .watches_stream(namespace_events, move |namespace| {
             namespace_trigger.affected(&namespace)
@@ -207,6 +235,8 @@ async fn run_controller(
         })
         .await;
     housekeeping.abort();
+    rollouts.abort();
+    revision_events.abort();
     readiness.abort();
     replica_set_updates.abort();
     // Events still queued are written before exit, unless the API server is gone.

@@ -3,10 +3,11 @@
 //! rollout (from the cache).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use baseplate_crd::{App, ChildKind, EffectivePlatform, SecretState};
+use baseplate_crd::resolve::platform_matches;
+use baseplate_crd::waves::{self, AppAtRevision, Phase, RolloutView};
+use baseplate_crd::{App, ChildKind, EffectivePlatform, Platform, PlatformSpec, SecretState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -19,11 +20,18 @@ use super::context::{Context, RememberedSecret};
 use super::error::Error;
 use super::owner::{child_of, owned_by};
 use super::pod_health;
+use super::revisions;
 use super::rollout;
-use super::status::{Rollout, Stalled};
+use super::status::{self, Rollout, Stalled};
 
-/// The Platforms that apply to the App, chosen by its namespace's labels.
-pub fn platform(app: &App, ctx: &Context) -> EffectivePlatform {
+/// The Platforms that apply to the App, chosen by its namespace's labels, and the revision of
+/// each staged Platform (one with `spec.rollout`) the App renders from.
+///
+/// A staged Platform lends the App the spec of the revision [`waves::assigned`] picks, read
+/// from its ControllerRevision; selection stays the live Platform's. Until the rollout loop has
+/// recorded a revision for the live spec, the App keeps to the revisions recorded, so an edit
+/// never reaches Apps ahead of their wave.
+pub fn platform(app: &App, ctx: &Context) -> (EffectivePlatform, Vec<(String, String)>) {
     let namespace = app.namespace().unwrap_or_default();
     let namespace_labels: BTreeMap<String, String> = ctx
         .namespaces
@@ -31,7 +39,74 @@ pub fn platform(app: &App, ctx: &Context) -> EffectivePlatform {
         .map(|ns| ns.labels().clone())
         .unwrap_or_default();
     let platforms = ctx.platforms.state();
-    EffectivePlatform::select(platforms.iter().map(Arc::as_ref), &namespace_labels)
+    let mut followed = Vec::new();
+    let layered: Vec<Platform> = platforms
+        .iter()
+        .filter(|p| platform_matches(p, &namespace_labels))
+        .map(|p| match staged_spec(app, ctx, p, &namespace_labels) {
+            Some((revision, spec)) => {
+                followed.push((p.name_any(), revision));
+                let mut lent = Platform::new(&p.name_any(), spec);
+                lent.spec.namespace_selector = None;
+                lent
+            }
+            None => p.as_ref().clone(),
+        })
+        .collect();
+    (
+        EffectivePlatform::select(layered.iter(), &namespace_labels),
+        followed,
+    )
+}
+
+/// The revision of a staged Platform the App renders from and its spec; `None` for a Platform
+/// without `rollout` or one whose first revision is not recorded yet (the live spec applies).
+fn staged_spec(
+    app: &App,
+    ctx: &Context,
+    platform: &Platform,
+    namespace_labels: &BTreeMap<String, String>,
+) -> Option<(String, PlatformSpec)> {
+    let policy = platform.spec.rollout.as_ref()?;
+    let status = platform.status.as_ref()?;
+    let newest = status.revision.clone()?;
+    let app_status = app.status.clone().unwrap_or_default();
+    let follows = app_status
+        .platform_revisions
+        .iter()
+        .find(|r| r.platform == platform.name_any())
+        .map(|r| r.revision.as_str());
+    let view = RolloutView {
+        newest,
+        wave: usize::try_from(status.wave.unwrap_or(0)).unwrap_or(0),
+        paused: status.phase.as_deref() == Some(Phase::Paused.as_str()),
+        shares: policy.shares(),
+    };
+    let name = app.name_any();
+    let namespace = app.namespace().unwrap_or_default();
+    let candidate = AppAtRevision {
+        namespace: &namespace,
+        name: &name,
+        canary: policy
+            .canary_namespace_label
+            .as_ref()
+            .is_some_and(|key| namespace_labels.contains_key(key)),
+        follows,
+        degraded: app_status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == status::DEGRADED && c.status == "True"),
+    };
+    let assigned = waves::assigned(&view, &candidate).to_string();
+    let live = waves::revision_name(&platform.name_any(), &waves::spec_hash(&platform.spec));
+    if assigned == live {
+        return Some((assigned, platform.spec.clone()));
+    }
+    // A revision no longer stored (or not cached yet) cannot be rendered: the newest can.
+    [assigned.as_str(), view.newest.as_str()]
+        .into_iter()
+        .find_map(|r| revisions::spec_named(ctx, platform, r).map(|spec| (r.to_string(), spec)))
+        .or_else(|| Some((live, platform.spec.clone())))
 }
 
 /// The App's Secret as it is, and the names of the generated keys given new values.

@@ -65,10 +65,13 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         // Garbage collection removes the children through their owner references.
         return Ok(Outcome::Invalid);
     }
-    let platform = observe::platform(app, ctx);
+    let (platform, revisions) = observe::platform(app, ctx);
     let settings = match resolve_and_check(app, &platform) {
         Ok(settings) => settings,
-        Err(error) => return block(app, ctx, status::rejected(&error), Outcome::Invalid).await,
+        Err(error) => {
+            let degradation = status::rejected(&error);
+            return block(app, ctx, degradation, revisions, Outcome::Invalid).await;
+        }
     };
     let Some(Synced {
         secrets,
@@ -76,10 +79,11 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         report,
     }) = render_and_sync(app, ctx, &settings).await?
     else {
-        return block(app, ctx, status::foreign_secret(app), Outcome::Conflict).await;
+        let degradation = status::foreign_secret(app);
+        return block(app, ctx, degradation, revisions, Outcome::Conflict).await;
     };
     let pods = observe::rollout_pods(app, ctx, report.deployment.as_ref());
-    let observed = status::after_sync(
+    let mut observed = status::after_sync(
         app,
         &settings,
         &children,
@@ -87,6 +91,7 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
         &secrets.state,
         pods.stalled,
     );
+    observed.platform_revisions = revisions;
     // A status computed while the cache runs behind Baseplate's own apply of the Deployment
     // would describe the rollout as it was, and be written again moments later.
     let status_changed = if report.deployment_awaits_cache() {
@@ -94,6 +99,10 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     } else {
         status::write(app, ctx, &observed).await?
     };
+    if status_changed {
+        // Staged Platforms count this App's progress from its status.
+        ctx.rollouts.notify_one();
+    }
     events::publish_changes(app, ctx, &report, &secrets.generated, status_changed);
     events::publish_batch(app, ctx, &observed, status_changed);
     if status_changed && let Some(stalled) = status::new_cause(app.status.as_ref(), &observed) {
@@ -176,12 +185,17 @@ async fn block(
     app: &App,
     ctx: &Context,
     degradation: Degradation,
+    platform_revisions: Vec<(String, String)>,
     outcome: Outcome,
 ) -> Result<Outcome, Error> {
     let reason = degradation.reason();
     let message = degradation.message().to_string();
-    let observed = Observed::blocked(app.meta().generation, degradation);
+    let observed = Observed {
+        platform_revisions,
+        ..Observed::blocked(app.meta().generation, degradation)
+    };
     if status::write(app, ctx, &observed).await? {
+        ctx.rollouts.notify_one();
         events::publish(ctx, app, EventType::Warning, reason, "Render", message);
     }
     Ok(outcome)

@@ -3,7 +3,7 @@
 //! non-deterministic is written (times change only when a condition flips), so a status
 //! write never re-triggers the controller in a loop.
 
-use baseplate_crd::status::{CronJobStatus, MigrationStatus};
+use baseplate_crd::status::{CronJobStatus, MigrationStatus, PlatformRevision};
 use baseplate_crd::{
     App, AppStatus, ChildKind, Children, RenderError, SecretState, Settings, names,
 };
@@ -219,6 +219,8 @@ pub struct Observed {
     pub stalled: Option<Stalled>,
     /// `None` when nothing was rendered: the previous URL, children and layers stay.
     pub rendered: Option<Rendered>,
+    /// The revision of each staged Platform the App was rendered (or refused) under.
+    pub platform_revisions: Vec<(String, String)>,
 }
 
 impl Observed {
@@ -231,6 +233,7 @@ impl Observed {
             rollout: None,
             stalled: None,
             rendered: None,
+            platform_revisions: Vec::new(),
         }
     }
 }
@@ -269,6 +272,7 @@ pub fn after_sync(
                 .collect(),
             batch_only: settings.batch_only,
         }),
+        platform_revisions: Vec::new(),
     }
 }
 
@@ -453,7 +457,28 @@ pub fn compute(previous: Option<&AppStatus>, observed: &Observed, now: Time) -> 
             .as_ref()
             .map_or(previous.cron_jobs, |r| r.cron_jobs.clone()),
         platforms: rendered.map_or(previous.platforms, |r| r.platforms),
+        platform_revisions: platform_revisions(&previous.platform_revisions, observed, &now),
     }
+}
+
+/// The revisions the App follows; the time it moved to each is kept while it stays there.
+fn platform_revisions(
+    previous: &[PlatformRevision],
+    observed: &Observed,
+    now: &Time,
+) -> Vec<PlatformRevision> {
+    observed
+        .platform_revisions
+        .iter()
+        .map(|(platform, revision)| PlatformRevision {
+            platform: platform.clone(),
+            revision: revision.clone(),
+            since: previous
+                .iter()
+                .find(|p| p.platform == *platform && p.revision == *revision)
+                .map_or_else(|| now.clone(), |p| p.since.clone()),
+        })
+        .collect()
 }
 
 /// The cause of the new pods' failure that `observed` reports and `previous` did not: it is
@@ -496,7 +521,8 @@ pub async fn write(app: &App, ctx: &Context, observed: &Observed) -> Result<bool
     Ok(true)
 }
 
-fn condition(
+/// A condition at `now`, keeping the transition time of the same status in `previous`.
+pub fn condition(
     previous: &[Condition],
     type_: &str,
     status: bool,
@@ -568,6 +594,7 @@ mod tests {
                 platforms: vec![],
                 ..Default::default()
             }),
+            platform_revisions: vec![],
         }
     }
 
@@ -750,6 +777,24 @@ mod tests {
     }
 
     #[test]
+    fn the_time_an_app_moved_to_a_revision_is_kept_while_it_stays() {
+        let at_old = Observed {
+            platform_revisions: vec![("p".into(), "p-old".into())],
+            ..observed(Some(rollout(3, 3)), vec![])
+        };
+        let first = compute(None, &at_old, at(10));
+        let again = compute(Some(&first), &at_old, at(20));
+        assert_eq!(again.platform_revisions[0].since, at(10));
+        let moved = Observed {
+            platform_revisions: vec![("p".into(), "p-new".into())],
+            ..at_old.clone()
+        };
+        let after = compute(Some(&again), &moved, at(30));
+        assert_eq!(after.platform_revisions[0].revision, "p-new");
+        assert_eq!(after.platform_revisions[0].since, at(30));
+    }
+
+    #[test]
     fn an_invalid_app_keeps_what_was_reported_before() {
         let good = compute(None, &observed(Some(rollout(3, 3)), vec![]), at(10));
         let invalid = Observed {
@@ -758,6 +803,7 @@ mod tests {
             rollout: None,
             stalled: None,
             rendered: None,
+            platform_revisions: vec![],
         };
         let status = compute(Some(&good), &invalid, at(20));
         assert_eq!(get(&status, READY).reason, "InvalidSpec");

@@ -32,7 +32,27 @@ fn apps_in(apps: &Store<DeserializeGuard<App>>, selected: impl Fn(&str) -> bool)
 pub struct PlatformTrigger {
     apps: Store<DeserializeGuard<App>>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
-    last_seen: Mutex<HashMap<String, PlatformSpec>>,
+    last_seen: Mutex<HashMap<String, Seen>>,
+}
+
+/// What of a Platform its Apps render from: the spec and, for a staged Platform, where its
+/// rollout stands (a new wave or revision moves Apps without the spec changing).
+#[derive(Clone, PartialEq)]
+struct Seen {
+    spec: PlatformSpec,
+    rollout: Option<(Option<String>, Option<i32>, Option<String>)>,
+}
+
+impl Seen {
+    fn of(platform: &Platform) -> Self {
+        Self {
+            spec: platform.spec.clone(),
+            rollout: platform
+                .status
+                .as_ref()
+                .map(|s| (s.revision.clone(), s.wave, s.phase.clone())),
+        }
+    }
 }
 
 impl PlatformTrigger {
@@ -56,14 +76,14 @@ impl PlatformTrigger {
             if deleted {
                 last_seen.remove(&platform.name_any())
             } else {
-                last_seen.insert(platform.name_any(), platform.spec.clone())
+                last_seen.insert(platform.name_any(), Seen::of(platform))
             }
         };
-        if !deleted && previous.as_ref() == Some(&platform.spec) {
+        if !deleted && previous.as_ref() == Some(&Seen::of(platform)) {
             // A relist or a metadata-only change: nothing an App inherits moved.
             return Vec::new();
         }
-        let before = previous.map(|spec| Platform::new(&platform.name_any(), spec));
+        let before = previous.map(|seen| Platform::new(&platform.name_any(), seen.spec));
         let namespaces: BTreeMap<String, bool> = self
             .namespaces
             .state()

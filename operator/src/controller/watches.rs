@@ -6,7 +6,7 @@ use std::time::Duration;
 use baseplate_crd::{App, Platform, labels};
 use futures::{Stream, StreamExt, future};
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::context::{self, ChildStores, WorkloadStores};
 use super::pod_health;
+use super::revisions;
 
 type AppController = Controller<DeserializeGuard<App>>;
 
@@ -72,6 +73,28 @@ pub fn platforms(
     )
     .filter_map(|event| future::ready(deleted_marked(event)));
     (store, stream)
+}
+
+/// The revision history of staged Platforms: ControllerRevisions in the operator's namespace
+/// that carry [`revisions::PLATFORM_LABEL`]. The future keeps the cache filled.
+pub fn platform_revisions(
+    client: &Client,
+    namespace: &str,
+) -> (
+    Store<ControllerRevision>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (store, writer) = reflector::store::<ControllerRevision>();
+    let updates = reflector::reflector(
+        writer,
+        watcher(
+            Api::<ControllerRevision>::namespaced(client.clone(), namespace),
+            watcher::Config::default().labels(revisions::PLATFORM_LABEL),
+        )
+        .default_backoff(),
+    )
+    .for_each(|_| future::ready(()));
+    (store, updates)
 }
 
 /// Every namespace's metadata: its labels select Platforms.

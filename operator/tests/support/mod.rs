@@ -15,6 +15,7 @@ use baseplate_operator::controller::context::{ChildStores, Context, Settings, Wo
 use baseplate_operator::controller::event_queue::EventQueue;
 use baseplate_operator::controller::reconcile::reconcile;
 use baseplate_operator::metrics::{self, Metrics};
+use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
@@ -33,6 +34,7 @@ pub struct TestContext {
     client: Client,
     apps: Vec<App>,
     platforms: Vec<Platform>,
+    revisions: Vec<ControllerRevision>,
     namespaces: Vec<PartialObjectMeta<Namespace>>,
     children: ChildStores,
     workload: Option<WorkloadStores>,
@@ -44,6 +46,7 @@ impl TestContext {
             client,
             apps: vec![],
             platforms: vec![],
+            revisions: vec![],
             namespaces: vec![],
             children: empty_children(),
             workload: None,
@@ -57,6 +60,12 @@ impl TestContext {
 
     pub fn platforms(mut self, platforms: Vec<Platform>) -> Self {
         self.platforms = platforms;
+        self
+    }
+
+    /// The ControllerRevisions cache (staged Platforms' history).
+    pub fn revisions(mut self, revisions: Vec<ControllerRevision>) -> Self {
+        self.revisions = revisions;
         self
     }
 
@@ -101,6 +110,8 @@ impl TestContext {
                     .collect(),
             ),
             platforms: store_of(self.platforms),
+            revisions: store_of(self.revisions),
+            rollouts: tokio::sync::Notify::new(),
             namespaces: store_of(self.namespaces),
             children: self.children,
             workload: self.workload.unwrap_or_else(|| WorkloadStores {
@@ -109,6 +120,7 @@ impl TestContext {
             }),
             settings: Settings {
                 resync: Duration::from_secs(600),
+                operator_namespace: "baseplate-system".into(),
             },
             memory: Default::default(),
             failures: Default::default(),
