@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::app::{Autoscaling, Probe, Resources};
 
 /// Cluster-wide defaults and guardrails for the Apps in the namespaces it selects.
+// Several printer columns share a `type_`: clippy reads them as one attribute repeated.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "baseplate.dev",

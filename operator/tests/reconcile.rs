@@ -3,6 +3,7 @@
 //! API server would. The fake server, fixtures and the test `Context` are in `support/`.
 
 mod batch;
+mod rollout;
 mod support;
 
 use std::collections::BTreeMap;

@@ -171,7 +171,10 @@ pub fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
     {
         object["metadata"]["generation"] = json!(1);
     }
-    if path.ends_with("/status") {
+    if path.ends_with("/status") && path.contains("/platforms/") {
+        object["spec"] = json!({});
+        object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
+    } else if path.ends_with("/status") {
         // The API server answers with the whole App; the reconciler only needs it to parse.
         object["spec"] = json!({"image": "nginx:1.14"});
         object["metadata"]["name"] = json!(path.rsplit('/').nth(1).unwrap_or_default());
