@@ -625,6 +625,26 @@ async fn reconcile_after_restart(yaml: &str, between: impl FnOnce(&mut Watches))
 }
 
 #[tokio::test]
+async fn an_app_deleted_mid_reconcile_ends_it_quietly() {
+    // The App is gone by the time its status is written (the children go with it).
+    let mut harness = Harness::new(app(REFERENCE));
+    harness.cluster.deleted.push(status_path("my-application"));
+    let (result, calls) = harness.run().await;
+    assert_eq!(result, Ok(Action::await_change()), "no error, no retry");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.is("PATCH", &status_path("my-application"))),
+        "{calls:#?}"
+    );
+    let events = events(&calls);
+    assert!(
+        events.is_empty(),
+        "nothing told of a deleted App: {events:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_restarted_operator_over_children_as_it_applied_them_sends_nothing() {
     let calls = reconcile_after_restart(REFERENCE, |_| {}).await;
     assert!(calls.is_empty(), "{calls:#?}");

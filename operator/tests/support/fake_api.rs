@@ -72,6 +72,8 @@ pub struct Cluster {
     pub deployment_status: Option<Value>,
     /// Objects that exist, but that GETs do not find yet (created a moment after the read).
     pub unseen_by_reads: Vec<String>,
+    /// Paths whose object was deleted: writes to them are 404.
+    pub deleted: Vec<String>,
 }
 
 fn not_found() -> Response<Body> {
@@ -143,6 +145,7 @@ async fn serve(
                     .collect::<Vec<_>>(),
             })),
             "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
+            "PATCH" if cluster.deleted.contains(&path) => not_found(),
             "PATCH" if precondition_fails(&path, &body, &cluster) => conflict(),
             "PATCH" => ok(&answer_apply(&path, body, &cluster)),
             "DELETE" => ok(
