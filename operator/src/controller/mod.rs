@@ -146,6 +146,7 @@ async fn run_controller(
             resync: Duration::from_secs(args.resync_seconds),
         },
         memory: Default::default(),
+        secrets_listed: Default::default(),
         failures: Default::default(),
         clock: context::now,
         generate_secret: crate::offline::random_secret_value,

@@ -18,7 +18,7 @@ use super::error::Error;
 use super::events;
 use super::observe::{self, SecretValues};
 use super::retry::{self, Outcome};
-use super::status::{self, Degradation, Observed};
+use super::status::{self, Degradation, Observed, Written};
 
 #[tracing::instrument(skip_all, fields(app = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
 pub async fn reconcile(
@@ -89,11 +89,16 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     );
     // A status computed while the cache runs behind Baseplate's own apply of the Deployment
     // would describe the rollout as it was, and be written again moments later.
-    let status_changed = if report.deployment_awaits_cache() {
-        false
+    let written = if report.deployment_awaits_cache() {
+        Written::Unchanged
     } else {
         status::write(app, ctx, &observed).await?
     };
+    if written == Written::AppGone {
+        // Deleted mid-reconcile: its children go with it (owner references); nothing to tell.
+        return Ok(Outcome::Gone);
+    }
+    let status_changed = written.changed();
     events::publish_changes(app, ctx, &report, &secrets.generated, status_changed);
     events::publish_batch(app, ctx, &observed, status_changed);
     if status_changed && let Some(stalled) = status::new_cause(app.status.as_ref(), &observed) {
@@ -181,8 +186,12 @@ async fn block(
     let reason = degradation.reason();
     let message = degradation.message().to_string();
     let observed = Observed::blocked(app.meta().generation, degradation);
-    if status::write(app, ctx, &observed).await? {
-        events::publish(ctx, app, EventType::Warning, reason, "Render", message);
+    match status::write(app, ctx, &observed).await? {
+        Written::Written => {
+            events::publish(ctx, app, EventType::Warning, reason, "Render", message);
+        }
+        Written::AppGone => return Ok(Outcome::Gone),
+        Written::Unchanged => {}
     }
     Ok(outcome)
 }

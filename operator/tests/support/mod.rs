@@ -111,6 +111,7 @@ impl TestContext {
                 resync: Duration::from_secs(600),
             },
             memory: Default::default(),
+            secrets_listed: Default::default(),
             failures: Default::default(),
             clock: fixed_time,
             generate_secret: fixed_secret,
