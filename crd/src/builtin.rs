@@ -49,7 +49,12 @@ pub fn defaults() -> PlatformDefaults {
             memory_limit: None,
         }),
         readiness_probe: Some(Probe {
+            // A TCP connect: no handler set.
             path: None,
+            scheme: None,
+            http_headers: None,
+            exec: None,
+            grpc: None,
             port: None,
             initial_delay_seconds: Some(0),
             period_seconds: Some(5),

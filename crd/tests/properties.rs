@@ -6,7 +6,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use baseplate_crd::app::{
-    Autoscaling, Config, IngressSpec, Port, Probe, Protocol, Resources, Secrets, Sidecar,
+    Autoscaling, Config, IngressSpec, Port, Probe, ProbeExec, ProbeGrpc, ProbeScheme, Protocol,
+    Resources, Secrets, Sidecar,
 };
 use baseplate_crd::platform::{
     IngressDefaults, PdbDefaults, PlatformDefaults, PlatformLimits, TlsDefaults,
@@ -72,22 +73,42 @@ fn probe(ports: &[Port]) -> BoxedStrategy<Option<Probe>> {
     if names.is_empty() {
         return Just(None).boxed();
     }
+    // The handler: 0 TCP, 1 HTTP(S) GET, 2 exec (no port), 3 gRPC.
     prop::option::of((
+        0..4u8,
         prop::option::of(one_of(names)),
-        prop::option::of("/[a-z]{0,8}"),
+        "/[a-z]{0,8}",
+        any::<bool>(),
         prop::option::of(0..=30i32),
         prop::option::of(1..=20i32),
         prop::option::of(1..=10i32),
     ))
     .prop_map(|found| {
         found.map(
-            |(port, path, initial_delay_seconds, period_seconds, failure_threshold)| Probe {
-                path,
+            |(
+                handler,
                 port,
+                path,
+                https,
                 initial_delay_seconds,
                 period_seconds,
-                timeout_seconds: None,
                 failure_threshold,
+            )| {
+                let http = handler == 1;
+                Probe {
+                    path: http.then_some(path),
+                    scheme: (http && https).then_some(ProbeScheme::Https),
+                    exec: (handler == 2).then(|| ProbeExec {
+                        command: vec!["/bin/check".into()],
+                    }),
+                    grpc: (handler == 3).then(ProbeGrpc::default),
+                    port: port.filter(|_| handler != 2),
+                    initial_delay_seconds,
+                    period_seconds,
+                    timeout_seconds: None,
+                    failure_threshold,
+                    ..Default::default()
+                }
             },
         )
     })

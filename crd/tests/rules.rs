@@ -998,3 +998,160 @@ fn an_app_sets_its_own_grace_period_and_can_turn_the_pre_stop_sleep_off() {
     assert_eq!(pre_stop_seconds(main_container(&children)), 5);
     assert_eq!(grace(&children), 300);
 }
+
+/// Each probe handler reaches the container as the kubelet takes it: a command, a gRPC check on
+/// the port's number (the kubelet takes no name there), an HTTPS GET with its headers.
+#[test]
+fn every_probe_handler_renders_as_the_kubelet_takes_it() {
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}readinessProbe: {{grpc: {{service: orders.v1.Orders}}, port: grpc}}
+livenessProbe: {{exec: {{command: [/bin/healthcheck, --quick]}}, periodSeconds: 20}}
+startupProbe: {{path: /started, scheme: HTTPS, httpHeaders: [{{name: Host, value: web.internal}}]}}
+sidecars:
+  - name: proxy
+    image: cloud-sql-proxy:2
+    readinessProbe: {{exec: {{command: [/check]}}}}
+  - name: stats
+    image: statsd:1
+    ports: [{{name: stats-grpc, containerPort: 7000}}]
+    livenessProbe: {{grpc: {{}}}}
+"
+        ),
+    );
+    // Admitted as written, the sidecar's exec probe without a port included.
+    let refused = baseplate_crd::admission::check_app(&app);
+    assert!(refused.is_empty(), "{refused:?}");
+    let children = render(&app);
+    let main = main_container(&children);
+    let grpc = main
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .grpc
+        .as_ref()
+        .unwrap();
+    assert_eq!(grpc.port, 9090, "the grpc port's number");
+    assert_eq!(grpc.service.as_deref(), Some("orders.v1.Orders"));
+    let liveness = main.liveness_probe.as_ref().unwrap();
+    assert_eq!(
+        liveness.exec.as_ref().unwrap().command.as_deref(),
+        Some(&["/bin/healthcheck".to_string(), "--quick".to_string()][..])
+    );
+    assert_eq!(liveness.period_seconds, Some(20));
+    assert!(liveness.tcp_socket.is_none() && liveness.http_get.is_none());
+    let get = main
+        .startup_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+    assert_eq!(
+        get.port,
+        IntOrString::String("http".into()),
+        "the first port"
+    );
+    let headers = get.http_headers.as_ref().unwrap();
+    assert_eq!(
+        (headers[0].name.as_str(), headers[0].value.as_str()),
+        ("Host", "web.internal")
+    );
+    // A sidecar without ports can have an exec probe; a gRPC one defaults to its first port.
+    let sidecars = &containers(&children)[1..];
+    let proxy = sidecars[0].readiness_probe.as_ref().unwrap();
+    assert!(proxy.exec.is_some() && proxy.tcp_socket.is_none());
+    let stats = sidecars[1].liveness_probe.as_ref().unwrap();
+    assert_eq!(stats.grpc.as_ref().map(|g| g.port), Some(7000));
+    let problems = common::api_rules::problems(&children);
+    assert!(problems.is_empty(), "{problems:?}");
+    // A plain HTTP probe says so.
+    let http = render(&app_with_spec(
+        "web",
+        &format!("{WEB}readinessProbe: {{path: /ready}}\n"),
+    ));
+    let readiness = main_container(&http).readiness_probe.clone().unwrap();
+    let get = readiness.http_get.unwrap();
+    assert_eq!(get.scheme.as_deref(), Some("HTTP"));
+    assert!(get.http_headers.is_none());
+}
+
+/// A probe has one handler, so the handler comes whole from the highest layer that sets one:
+/// the App's exec probe replaces the Platform's HTTPS path, its scheme, headers and port, and
+/// explain says so; an App that sets only a port keeps the Platform's handler.
+#[test]
+fn the_readiness_handler_comes_whole_from_the_highest_layer() {
+    let platform = platform_with_spec(
+        "probes",
+        "defaults:\n  readinessProbe: {path: /healthz, scheme: HTTPS, httpHeaders: [{name: X-Probe, value: kubelet}], port: http, periodSeconds: 7}\n",
+    );
+    let exec = app_with_spec(
+        "web",
+        &format!("{WEB}readinessProbe: {{exec: {{command: [/bin/ready]}}}}\n"),
+    );
+    for refused in [
+        baseplate_crd::admission::check_app(&exec),
+        baseplate_crd::admission::check_platform(&platform),
+    ] {
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+    let children = render_with(&exec, std::slice::from_ref(&platform));
+    let readiness = main_container(&children).readiness_probe.clone().unwrap();
+    assert!(readiness.exec.is_some());
+    assert!(readiness.http_get.is_none() && readiness.tcp_socket.is_none());
+    assert_eq!(
+        readiness.period_seconds,
+        Some(7),
+        "timings stay leaf by leaf"
+    );
+    let problems = common::api_rules::problems(&children);
+    assert!(problems.is_empty(), "{problems:?}");
+    let explained = settings(&exec, std::slice::from_ref(&platform));
+    assert_eq!(source(&explained, "readinessProbe.exec"), Source::App);
+    for key in [
+        "readinessProbe.path",
+        "readinessProbe.scheme",
+        "readinessProbe.httpHeaders",
+        "readinessProbe.port",
+    ] {
+        assert_eq!(explained.provenance[key].value, "null", "{key}");
+        assert!(
+            matches!(source(&explained, key), Source::Rule(_)),
+            "{key}: {:?}",
+            source(&explained, key)
+        );
+    }
+    let Source::Rule(rule) = source(&explained, "readinessProbe.path") else {
+        unreachable!()
+    };
+    assert!(
+        rule.contains("replaced by readinessProbe.exec (app)"),
+        "{rule}"
+    );
+
+    let port_only = app_with_spec("web", &format!("{WEB}readinessProbe: {{port: grpc}}\n"));
+    let children = render_with(&port_only, std::slice::from_ref(&platform));
+    let get = main_container(&children)
+        .readiness_probe
+        .clone()
+        .unwrap()
+        .http_get
+        .unwrap();
+    assert_eq!(get.path.as_deref(), Some("/healthz"));
+    assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+    assert_eq!(get.port, IntOrString::String("grpc".into()));
+    assert_eq!(get.http_headers.unwrap()[0].name, "X-Probe");
+
+    // A gRPC handler of the App, on the Platform's port.
+    let grpc = app_with_spec("web", &format!("{WEB}readinessProbe: {{grpc: {{}}}}\n"));
+    let children = render_with(&grpc, &[platform]);
+    let readiness = main_container(&children).readiness_probe.clone().unwrap();
+    assert_eq!(
+        readiness.grpc.map(|g| g.port),
+        Some(8080),
+        "the port named http"
+    );
+    assert!(readiness.http_get.is_none());
+}

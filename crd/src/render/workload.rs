@@ -7,9 +7,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PodSpec,
-    PodTemplateSpec, Probe as K8sProbe, ResourceRequirements, SecretKeySelector, SleepAction,
-    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, KeyToPath, Lifecycle,
+    LifecycleHandler, PodSpec, PodTemplateSpec, Probe as K8sProbe, ResourceRequirements,
+    SecretKeySelector, SleepAction, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -288,31 +288,57 @@ pub(super) fn resources(r: &ResourceSettings) -> ResourceRequirements {
     }
 }
 
-/// HTTP GET when the probe has a path, TCP otherwise, on the named port or the first TCP one.
-/// `None` when the container has no such port (the schema rejects such Apps).
+/// The probe's one handler: a command (`exec`), a gRPC health check, an HTTP GET (a `path`)
+/// or else a TCP connect, the last three on the named port or the first TCP one. `None` when
+/// the container has no such port (the schema rejects such Apps).
 fn probe(p: &Probe, ports: &[Port]) -> Option<K8sProbe> {
-    let port = match &p.port {
-        Some(name) => ports.iter().find(|q| &q.name == name)?,
-        None => crate::rules::first_tcp_port(ports)?,
-    };
-    let target = IntOrString::String(port.name.clone());
-    Some(K8sProbe {
-        http_get: p.path.as_ref().map(|path| HTTPGetAction {
-            path: Some(path.clone()),
-            port: target.clone(),
-            scheme: Some("HTTP".into()),
-            ..Default::default()
-        }),
-        tcp_socket: p.path.is_none().then_some(TCPSocketAction {
-            port: target,
-            host: None,
-        }),
+    let mut probe = K8sProbe {
         initial_delay_seconds: p.initial_delay_seconds,
         period_seconds: p.period_seconds,
         timeout_seconds: p.timeout_seconds,
         failure_threshold: p.failure_threshold,
         ..Default::default()
-    })
+    };
+    if let Some(exec) = &p.exec {
+        probe.exec = Some(ExecAction {
+            command: Some(exec.command.clone()),
+        });
+        return Some(probe);
+    }
+    let port = match &p.port {
+        Some(name) => ports.iter().find(|q| &q.name == name)?,
+        None => crate::rules::first_tcp_port(ports)?,
+    };
+    let target = IntOrString::String(port.name.clone());
+    if let Some(grpc) = &p.grpc {
+        // The kubelet's gRPC probe takes a number, not a port name.
+        probe.grpc = Some(GRPCAction {
+            port: port.container_port,
+            service: grpc.service.clone(),
+        });
+    } else if let Some(path) = &p.path {
+        probe.http_get = Some(HTTPGetAction {
+            path: Some(path.clone()),
+            port: target,
+            scheme: Some(p.scheme.unwrap_or_default().as_str().into()),
+            http_headers: p.http_headers.as_ref().map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| HTTPHeader {
+                        name: h.name.clone(),
+                        value: h.value.clone(),
+                    })
+                    .collect()
+            }),
+            host: None,
+        });
+    } else {
+        probe.tcp_socket = Some(TCPSocketAction {
+            port: target,
+            host: None,
+        });
+    }
+    Some(probe)
 }
 
 /// The native sleep action (GA in 1.34, beta and on by default since 1.30): no shell needed in the image.
