@@ -165,6 +165,11 @@ macro_rules! batch_only {
     validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
         .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
         .field_path(".env"),
+    // The App's own config.mountPath; a Platform's (or the built-in /etc/app) is checked on
+    // resolution, see `child_rules`.
+    validation = Rule::new("!has(self.volumes) || !has(self.config) || !has(self.config.files) || !has(self.config.mountPath) || self.volumes.all(v, !(v.mountPath == self.config.mountPath || v.mountPath.startsWith(self.config.mountPath + '/') || self.config.mountPath.startsWith(v.mountPath + '/')))")
+        .message("a volume's mountPath is config.mountPath, or lies inside it or around it; the config files are mounted read-only there, so give the volume another directory")
+        .field_path(".volumes"),
     // A batch-only App (see `AppSpec::is_batch_only`) has no Deployment for sidecars to run in.
     validation = Rule::new(concat!("!(", batch_only!(), ") || !has(self.sidecars) || size(self.sidecars) == 0"))
         .message("spec.sidecars run beside the Deployment's container, and an App with cronJobs but no ports, replicas or autoscaling is batch-only, without a Deployment; set replicas to keep a Deployment, or remove the sidecars")
@@ -242,6 +247,22 @@ pub struct AppSpec {
     /// Secret keys (never values) the app reads as environment variables from the App's Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Secrets>,
+
+    /// Writable directories (`emptyDir` volumes) of the main container, its migration and its
+    /// cron jobs, beside the writable `/tmp` every container has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(
+        validation = ("self.all(v, self.exists_one(w, w.name == v.name))", "volumes names must be unique"),
+        validation = ("self.all(v, self.all(w, v.name == w.name || !(v.mountPath == w.mountPath || v.mountPath.startsWith(w.mountPath + '/'))))", "two volumes have the same mountPath, or one lies inside the other; give each a directory of its own"),
+    )]
+    #[schemars(length(max = 16))]
+    pub volumes: Vec<ScratchVolume>,
+
+    /// Secrets for pulling images from private registries, added to the Platforms' (by name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(s, self.exists_one(t, t.name == s.name))", "imagePullSecrets names must be unique"))]
+    #[schemars(length(max = 16))]
+    pub image_pull_secrets: Vec<ImagePullSecret>,
 
     /// External HTTP routing. On by default when the App has a port; `enabled: false` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -666,6 +687,54 @@ pub struct Sidecar {
     pub liveness_probe: Option<Probe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Probe>,
+}
+
+/// A writable scratch directory of the App's container (the root filesystem is read-only): an
+/// `emptyDir` volume, empty at each pod's start and gone with the pod.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScratchVolume {
+    /// The volume's name in the pod: a DNS-1123 label; `tmp` and `config` are Baseplate's.
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self != 'tmp' && self != 'config'",
+        "volumes name must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters) other than tmp and config, which name Baseplate's own volumes"
+    ))]
+    #[schemars(length(max = 63))]
+    pub name: String,
+    /// Where the directory appears, e.g. `/var/cache/app`.
+    #[x_kube(
+        validation = (crate::mount_path::RULE, concat!("volumes mountPath ", crate::mount_path::message!())),
+        // Written as the kubelet will mount it, so the overlap rules can compare plain strings.
+        validation = (crate::mount_path::NORMALISED_RULE, "volumes mountPath must be written without '//' and without a trailing '/', such as /var/cache/app"),
+    )]
+    #[schemars(length(max = 512))]
+    pub mount_path: String,
+    /// The most the volume may hold, e.g. `1Gi`; a pod that writes more is evicted. Default: no
+    /// limit but the node's disk (or, for `medium: Memory`, the pod's memory limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::quantity::memory_rules()))]
+    #[schemars(length(max = 32))]
+    pub size_limit: Option<String>,
+    /// `Memory` for a tmpfs: fast, and counted against the container's memory limit. Default:
+    /// the node's disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<VolumeMedium>,
+}
+
+/// Where an `emptyDir` keeps its files, when not on the node's disk.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolumeMedium {
+    Memory,
+}
+
+/// A Secret of type `kubernetes.io/dockerconfigjson` in the App's namespace, for pulling images
+/// from a private registry. Baseplate only names it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagePullSecret {
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "imagePullSecrets name must name a Secret: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as registry-credentials")))]
+    #[schemars(length(max = 253))]
+    pub name: String,
 }
 
 /// Configuration kept in the App's ConfigMap.

@@ -112,6 +112,7 @@ pub fn defaults() -> PlatformDefaults {
         tolerations: None,
         affinity: None,
         priority_class_name: None,
+        image_pull_secrets: None,
         labels: Default::default(),
         annotations: Default::default(),
         config_mount_path: Some("/etc/app".into()),

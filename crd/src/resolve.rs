@@ -157,6 +157,11 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         affinity: r.pick_optional(&knob!(affinity)),
         priority_class_name: r.pick_optional(&knob!(priority_class_name)),
     };
+    let image_pull_secrets = r
+        .merged_by_name(&knob!(image_pull_secrets), |s| s.name.as_str())
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     let labels = r.merged_map(&knob!(labels));
     let annotations = r.merged_map(&knob!(annotations));
     let config_mount_path = r.pick(&knob!(config_mount_path));
@@ -199,6 +204,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         automount_service_account_token,
         topology_spread,
         placement,
+        image_pull_secrets,
         labels,
         annotations,
         config_mount_path,
@@ -239,6 +245,8 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
         tolerations: spec.tolerations.clone(),
         affinity: spec.affinity.clone(),
         priority_class_name: spec.priority_class_name.clone(),
+        image_pull_secrets: (!spec.image_pull_secrets.is_empty())
+            .then(|| spec.image_pull_secrets.clone()),
         migrate: spec.migrate.as_ref().map(|m| MigrateDefaults {
             timeout_seconds: m.timeout_seconds,
             backoff_limit: m.backoff_limit,
@@ -353,6 +361,9 @@ fn record_app_fields(r: &mut Resolver<'_>, spec: &AppSpec) {
                 record_own_probe(r, &key, probe.as_ref(), &sidecar.ports);
             }
         }
+    }
+    if !spec.volumes.is_empty() {
+        r.record("volumes", &spec.volumes, Source::App);
     }
     if !spec.pod_labels.is_empty() {
         r.record("podLabels", &spec.pod_labels, Source::App);

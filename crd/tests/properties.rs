@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use baseplate_crd::app::{
     Autoscaling, Config, IngressSpec, Port, Probe, ProbeExec, ProbeGrpc, ProbeScheme, Protocol,
-    Resources, Secrets, Sidecar,
+    Resources, ScratchVolume, Secrets, Sidecar, VolumeMedium,
 };
 use baseplate_crd::platform::{
     IngressDefaults, PdbDefaults, PlatformDefaults, PlatformLimits, TlsDefaults,
@@ -237,6 +237,27 @@ fn config() -> impl Strategy<Value = Option<Config>> {
     )
 }
 
+/// Writable volumes under /var, clear of every config mount path above; a Memory volume
+/// small enough for any memory limit generated.
+fn volumes() -> impl Strategy<Value = Vec<ScratchVolume>> {
+    prop::collection::vec((any::<bool>(), prop::option::of(1..=4u8)), 0..3).prop_map(|drawn| {
+        drawn
+            .into_iter()
+            .enumerate()
+            .map(|(i, (memory, gib))| ScratchVolume {
+                name: format!("scratch-{i}"),
+                mount_path: format!("/var/scratch/{i}"),
+                size_limit: if memory {
+                    Some("16Mi".into())
+                } else {
+                    gib.map(|n| format!("{n}Gi"))
+                },
+                medium: memory.then_some(VolumeMedium::Memory),
+            })
+            .collect()
+    })
+}
+
 fn secrets() -> impl Strategy<Value = Option<Secrets>> {
     prop::option::of(
         prop::collection::btree_map("S[A-Z0-9_]{0,8}", any::<bool>(), 0..5).prop_map(|keys| {
@@ -297,6 +318,7 @@ prop_compose! {
         liveness_probe in probe(&ports),
         startup_probe in probe(&ports),
         ingress in ingress(&ports),
+        volumes in volumes(),
         name in Just(name), namespace in Just(namespace), ports in Just(ports), env in Just(env),
         replicas in Just(replicas), autoscaling in Just(autoscaling), resources in Just(resources),
         sidecars in Just(sidecars), config in Just(config), secrets in Just(secrets),
@@ -312,6 +334,7 @@ prop_compose! {
             pre_stop_sleep_seconds: None, termination_grace_period_seconds: None,
             node_selector: None, tolerations: None, affinity: None, priority_class_name: None,
             migrate: None, cron_jobs: vec![],
+            volumes, image_pull_secrets: vec![],
         };
         let mut app = App::new(&name, spec);
         app.metadata.namespace = Some(namespace);

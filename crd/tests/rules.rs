@@ -1155,3 +1155,147 @@ fn the_readiness_handler_comes_whole_from_the_highest_layer() {
     );
     assert!(readiness.http_get.is_none());
 }
+
+/// Every pod template of the App: the Deployment's, the migration Job's, each CronJob's.
+fn pod_specs(children: &Children) -> Vec<&k8s_openapi::api::core::v1::PodSpec> {
+    let deployment = children
+        .deployment
+        .iter()
+        .filter_map(|d| d.spec.as_ref()?.template.spec.as_ref());
+    let migration = children
+        .migration_job
+        .iter()
+        .filter_map(|j| j.spec.as_ref()?.template.spec.as_ref());
+    let cron = children.cron_jobs.iter().filter_map(|c| {
+        c.spec
+            .as_ref()?
+            .job_template
+            .spec
+            .as_ref()?
+            .template
+            .spec
+            .as_ref()
+    });
+    deployment.chain(migration).chain(cron).collect()
+}
+
+const WITH_JOBS: &str = "migrate: {command: [bin/migrate]}
+cronJobs: [{name: nightly, schedule: '0 3 * * *', command: [bin/report]}]
+";
+
+/// The App's writable volumes reach the App's container in every pod it runs in (Deployment,
+/// migration, cron jobs), normalised, with their size limit and medium; sidecars keep /tmp alone.
+#[test]
+fn writable_volumes_reach_every_pod_of_the_app() {
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}{WITH_JOBS}volumes:
+  - {{name: cache, mountPath: /var/cache/web, sizeLimit: 2Gi}}
+  - {{name: shm, mountPath: /dev/shm, medium: Memory, sizeLimit: 64Mi}}
+sidecars: [{{name: proxy, image: envoy:1}}]
+config: {{files: {{app.toml: 'x = 1'}}}}
+"
+        ),
+    );
+    let refused = baseplate_crd::admission::check_app(&app);
+    assert!(refused.is_empty(), "{refused:?}");
+    let children = render(&app);
+    let pods = pod_specs(&children);
+    assert_eq!(pods.len(), 3);
+    for pod in pods {
+        let volumes = pod.volumes.as_ref().unwrap();
+        let cache = volumes.iter().find(|v| v.name == "cache").unwrap();
+        let cache = cache.empty_dir.as_ref().unwrap();
+        assert_eq!(cache.size_limit, Some(Quantity("2Gi".into())));
+        assert_eq!(cache.medium, None, "the node's disk");
+        let shm = volumes.iter().find(|v| v.name == "shm").unwrap();
+        assert_eq!(
+            shm.empty_dir.as_ref().unwrap().medium.as_deref(),
+            Some("Memory")
+        );
+        let app_container = &pod.containers[0];
+        let mounts: Vec<(&str, &str, Option<bool>)> = app_container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.name.as_str(), m.mount_path.as_str(), m.read_only))
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                ("tmp", "/tmp", None),
+                ("cache", "/var/cache/web", None),
+                ("shm", "/dev/shm", None),
+                ("config", "/etc/app", Some(true)),
+            ]
+        );
+    }
+    let sidecar = &containers(&children)[1];
+    let sidecar_mounts: Vec<&str> = sidecar
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(sidecar_mounts, ["tmp"]);
+    let problems = common::api_rules::problems(&children);
+    assert!(problems.is_empty(), "{problems:?}");
+    let explained = settings(&app, &[]);
+    assert_eq!(source(&explained, "volumes"), Source::App);
+
+    // Without volumes, every pod has /tmp and nothing else writable.
+    let plain = render(&web());
+    let volumes = pod_spec(&plain).volumes.as_ref().unwrap();
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(volumes[0].name, "tmp");
+    assert!(
+        pod_spec(&plain).image_pull_secrets.is_none(),
+        "none by default"
+    );
+}
+
+/// Image pull Secrets add up across the Platforms and the App, once per name, on every pod
+/// template, and explain names every layer that listed one.
+#[test]
+fn image_pull_secrets_add_up_by_name_on_every_pod() {
+    let low = platform_with_spec(
+        "org",
+        "priority: 1\ndefaults: {imagePullSecrets: [{name: org-registry}, {name: mirror}]}\n",
+    );
+    let high = platform_with_spec(
+        "team",
+        "priority: 2\ndefaults: {imagePullSecrets: [{name: mirror}, {name: team-registry}]}\n",
+    );
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}{WITH_JOBS}imagePullSecrets: [{{name: own-registry}}, {{name: org-registry}}]\n"
+        ),
+    );
+    let platforms = [low, high];
+    let children = render_with(&app, &platforms);
+    for pod in pod_specs(&children) {
+        let names: Vec<&str> = pod
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["org-registry", "mirror", "team-registry", "own-registry"]
+        );
+    }
+    let explained = settings(&app, &platforms);
+    let Source::Rule(rule) = source(&explained, "imagePullSecrets") else {
+        panic!("{:?}", source(&explained, "imagePullSecrets"))
+    };
+    assert_eq!(rule, "added up by name: platform/org + platform/team + app");
+    // One layer alone is named as itself.
+    let only_platform = settings(&web(), &platforms[..1]);
+    assert_eq!(
+        source(&only_platform, "imagePullSecrets"),
+        Source::Platform("org".into())
+    );
+}

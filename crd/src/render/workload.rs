@@ -8,8 +8,9 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, KeyToPath, Lifecycle,
-    LifecycleHandler, PodSpec, PodTemplateSpec, Probe as K8sProbe, ResourceRequirements,
-    SecretKeySelector, SleepAction, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    LifecycleHandler, LocalObjectReference, PodSpec, PodTemplateSpec, Probe as K8sProbe,
+    ResourceRequirements, SecretKeySelector, SleepAction, TCPSocketAction,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -85,8 +86,9 @@ pub(super) fn deployment(
     }
 }
 
-/// The volumes every pod of the App has, and their mounts: a writable `/tmp` (the root
-/// filesystem is read-only) and, when the App has config files, those files.
+/// The volumes every pod of the App has, and the main container's mounts: a writable `/tmp`
+/// (the root filesystem is read-only), the App's own writable `volumes` and, when the App has
+/// config files, those files. Sidecars mount the first, `/tmp`, alone.
 pub(super) fn pod_volumes(
     app: &App,
     settings: &Settings,
@@ -108,6 +110,21 @@ pub(super) fn pod_volumes(
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Default::default()
     }];
+    for volume in &spec.volumes {
+        mounts.push(VolumeMount {
+            name: volume.name.clone(),
+            mount_path: crate::mount_path::normalised(&volume.mount_path),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: volume.name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: volume.medium.map(|_| "Memory".into()),
+                size_limit: volume.size_limit.clone().map(Quantity),
+            }),
+            ..Default::default()
+        });
+    }
     if let Some(files) = files {
         mounts.push(VolumeMount {
             name: CONFIG_VOLUME.into(),
@@ -203,6 +220,7 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         tolerations: settings.placement.tolerations.clone(),
         affinity: settings.placement.affinity.clone(),
         priority_class_name: settings.placement.priority_class_name.clone(),
+        image_pull_secrets: image_pull_secrets(settings),
         topology_spread_constraints: settings.topology_spread.as_ref().map(|t| {
             t.topology_keys
                 .iter()
@@ -222,6 +240,17 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         }),
         ..Default::default()
     }
+}
+
+/// The pods' image pull Secrets, by name; none when no layer names one.
+pub(super) fn image_pull_secrets(settings: &Settings) -> Option<Vec<LocalObjectReference>> {
+    (!settings.image_pull_secrets.is_empty()).then(|| {
+        settings
+            .image_pull_secrets
+            .iter()
+            .map(|name| LocalObjectReference { name: name.clone() })
+            .collect()
+    })
 }
 
 fn container_ports(ports: &[Port]) -> Option<Vec<ContainerPort>> {
