@@ -38,7 +38,7 @@ e2e: ## End-to-end tests against the cluster in KUBECONFIG (Kubernetes 1.33+)
 
 N ?= 1000
 load: ## Load harness against the cluster in KUBECONFIG: N Apps (default 1000), report in bench/results/load-N.json
-	$(KUBECTL) apply --server-side -f deploy/crds.yaml
+	$(KUBECTL) apply --server-side --force-conflicts -f deploy/crds.yaml
 	$(CARGO) build --release --locked -p baseplate --bin baseplate
 	$(CARGO) run --release --locked -p baseplate-bench --bin baseplate-load -- --apps $(N) --output bench/results/load-$(N).json $(LOAD_ARGS)
 
