@@ -20,13 +20,16 @@ use crate::builtin::shutdown_margin;
 use crate::status::AppStatus;
 
 /// Probe rules shared by the App's main container and every sidecar: the two structs carry
-/// the same field names, so one set of CEL expressions serves both.
+/// the same field names, so one set of CEL expressions serves both. Every handler but `exec`
+/// (which runs inside the container) connects to a TCP port of the container.
 macro_rules! probe_port_rule {
     ($probe:literal) => {
         concat!(
             "!has(self.",
             $probe,
-            ") || (has(self.",
+            ") || has(self.",
+            $probe,
+            ".exec) || (has(self.",
             $probe,
             ".port) ? ",
             "(has(self.ports) && self.ports.exists(p, p.name == self.",
@@ -81,7 +84,7 @@ macro_rules! probe_port_message {
     ($probe:literal) => {
         concat!(
             $probe,
-            ".port must name one of this container's ports that speaks TCP (probes cannot check UDP or SCTP ports); or leave it out to probe the first TCP port, which the container must then have"
+            ".port must name one of this container's ports that speaks TCP (probes cannot check UDP or SCTP ports); or leave it out to probe the first TCP port, which the container must then have (only an exec probe needs no port)"
         )
     };
 }
@@ -162,6 +165,11 @@ macro_rules! batch_only {
     validation = Rule::new("!has(self.env) || !has(self.config) || !has(self.config.files) || self.env.all(k, !(k in self.config.files))")
         .message("a key in spec.env is also a spec.config.files name; both live in the App's ConfigMap, so rename one")
         .field_path(".env"),
+    // The App's own config.mountPath; a Platform's (or the built-in /etc/app) is checked on
+    // resolution, see `child_rules`.
+    validation = Rule::new("!has(self.volumes) || !has(self.config) || !has(self.config.files) || !has(self.config.mountPath) || self.volumes.all(v, !(v.mountPath == self.config.mountPath || v.mountPath.startsWith(self.config.mountPath + '/') || self.config.mountPath.startsWith(v.mountPath + '/')))")
+        .message("a volume's mountPath is config.mountPath, or lies inside it or around it; the config files are mounted read-only there, so give the volume another directory")
+        .field_path(".volumes"),
     // A batch-only App (see `AppSpec::is_batch_only`) has no Deployment for sidecars to run in.
     validation = Rule::new(concat!("!(", batch_only!(), ") || !has(self.sidecars) || size(self.sidecars) == 0"))
         .message("spec.sidecars run beside the Deployment's container, and an App with cronJobs but no ports, replicas or autoscaling is batch-only, without a Deployment; set replicas to keep a Deployment, or remove the sidecars")
@@ -239,6 +247,22 @@ pub struct AppSpec {
     /// Secret keys (never values) the app reads as environment variables from the App's Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Secrets>,
+
+    /// Writable directories (`emptyDir` volumes) of the main container, its migration and its
+    /// cron jobs, beside the writable `/tmp` every container has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(
+        validation = ("self.all(v, self.exists_one(w, w.name == v.name))", "volumes names must be unique"),
+        validation = ("self.all(v, self.all(w, v.name == w.name || !(v.mountPath == w.mountPath || v.mountPath.startsWith(w.mountPath + '/'))))", "two volumes have the same mountPath, or one lies inside the other; give each a directory of its own"),
+    )]
+    #[schemars(length(max = 16))]
+    pub volumes: Vec<ScratchVolume>,
+
+    /// Secrets for pulling images from private registries, added to the Platforms' (by name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = ("self.all(s, self.exists_one(t, t.name == s.name))", "imagePullSecrets names must be unique"))]
+    #[schemars(length(max = 16))]
+    pub image_pull_secrets: Vec<ImagePullSecret>,
 
     /// External HTTP routing. On by default when the App has a port; `enabled: false` turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -512,16 +536,44 @@ pub struct Resources {
     pub memory_limit: Option<String>,
 }
 
-/// A probe: HTTP GET when `path` is set, TCP connect otherwise.
+/// A probe with one handler: an HTTP GET when `path` is set, a command with `exec`, a gRPC
+/// health check with `grpc`, and a TCP connect when none of them is.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[x_kube(
+    validation = Rule::new("(has(self.path) ? 1 : 0) + (has(self.exec) ? 1 : 0) + (has(self.grpc) ? 1 : 0) <= 1")
+        .message("a probe has one handler: path (an HTTP GET), exec (a command) or grpc (a gRPC health check), or none of them for a TCP connect; keep one of path, exec and grpc"),
+    validation = Rule::new("!has(self.scheme) || has(self.path)")
+        .message("scheme is the scheme of an HTTP probe's GET; set path beside it, or remove scheme")
+        .field_path(".scheme"),
+    validation = Rule::new("!has(self.httpHeaders) || has(self.path)")
+        .message("httpHeaders are sent with an HTTP probe's GET; set path beside them, or remove httpHeaders")
+        .field_path(".httpHeaders"),
+    validation = Rule::new("!has(self.exec) || !has(self.port)")
+        .message("an exec probe runs its command inside the container and uses no port; remove port")
+        .field_path(".port"),
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Probe {
-    /// HTTP path to GET, e.g. `/healthz`. Leave out for a TCP probe.
+    /// HTTP path to GET, e.g. `/healthz`. Leave out (with `exec` and `grpc`) for a TCP probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = ("self.startsWith('/')", "probe path must start with '/'"))]
     #[schemars(length(max = 1024))]
     pub path: Option<String>,
-    /// Name of the port to probe. Default: the container's first port.
+    /// `HTTP` (default) or `HTTPS` for the GET; the kubelet does not verify the certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<ProbeScheme>,
+    /// Headers of the GET, e.g. a `Host` the app routes on. Taken as a whole from one layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self.all(h, self.exists_one(g, g.name.lowerAscii() == h.name.lowerAscii()))", "httpHeaders names must be unique (HTTP header names ignore case)"))]
+    #[schemars(length(max = 16))]
+    pub http_headers: Option<Vec<ProbeHeader>>,
+    /// A command run in the container; the probe succeeds when it exits 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ProbeExec>,
+    /// A gRPC health check (`grpc.health.v1.Health/Check`) on `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<ProbeGrpc>,
+    /// Name of the port to probe. Default: the container's first TCP port. Not for `exec`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 15))]
     pub port: Option<String>,
@@ -537,6 +589,58 @@ pub struct Probe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = ("self >= 1 && self <= 100", "failureThreshold must be between 1 and 100"))]
     pub failure_threshold: Option<i32>,
+}
+
+/// The scheme of an HTTP probe.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProbeScheme {
+    #[default]
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl ProbeScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeScheme::Http => "HTTP",
+            ProbeScheme::Https => "HTTPS",
+        }
+    }
+}
+
+/// One header of an HTTP probe's GET.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeHeader {
+    /// The header's name: letters, digits and '-', as the API server requires.
+    #[x_kube(validation = ("self.matches('^[-A-Za-z0-9]+$')", "httpHeaders name must be letters, digits and '-' (an HTTP header name such as Host or X-Probe)"))]
+    #[schemars(length(max = 256))]
+    pub name: String,
+    #[schemars(length(max = 4096))]
+    pub value: String,
+}
+
+/// The command of an exec probe.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeExec {
+    /// The program and its arguments, run without a shell, e.g. `["pg_isready", "-q"]`.
+    #[x_kube(validation = ("size(self) > 0", "exec.command needs at least one entry, the program to run"))]
+    // Bounded items: the API server prices the rule by them (see `Secrets`).
+    #[schemars(length(max = 64), inner(length(max = 4096)))]
+    pub command: Vec<String>,
+}
+
+/// A gRPC health check.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeGrpc {
+    /// The service name sent in the health check request. Default: the server's overall health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub service: Option<String>,
 }
 
 /// An extra container in the App's pods.
@@ -583,6 +687,54 @@ pub struct Sidecar {
     pub liveness_probe: Option<Probe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Probe>,
+}
+
+/// A writable scratch directory of the App's container (the root filesystem is read-only): an
+/// `emptyDir` volume, empty at each pod's start and gone with the pod.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScratchVolume {
+    /// The volume's name in the pod: a DNS-1123 label; `tmp` and `config` are Baseplate's.
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self != 'tmp' && self != 'config'",
+        "volumes name must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters) other than tmp and config, which name Baseplate's own volumes"
+    ))]
+    #[schemars(length(max = 63))]
+    pub name: String,
+    /// Where the directory appears, e.g. `/var/cache/app`.
+    #[x_kube(
+        validation = (crate::mount_path::RULE, concat!("volumes mountPath ", crate::mount_path::message!())),
+        // Written as the kubelet will mount it, so the overlap rules can compare plain strings.
+        validation = (crate::mount_path::NORMALISED_RULE, "volumes mountPath must be written without '//' and without a trailing '/', such as /var/cache/app"),
+    )]
+    #[schemars(length(max = 512))]
+    pub mount_path: String,
+    /// The most the volume may hold, e.g. `1Gi`; a pod that writes more is evicted. Default: no
+    /// limit but the node's disk (or, for `medium: Memory`, the pod's memory limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::quantity::memory_rules()))]
+    #[schemars(length(max = 32))]
+    pub size_limit: Option<String>,
+    /// `Memory` for a tmpfs: fast, and counted against the container's memory limit. Default:
+    /// the node's disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<VolumeMedium>,
+}
+
+/// Where an `emptyDir` keeps its files, when not on the node's disk.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolumeMedium {
+    Memory,
+}
+
+/// A Secret of type `kubernetes.io/dockerconfigjson` in the App's namespace, for pulling images
+/// from a private registry. Baseplate only names it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagePullSecret {
+    #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "imagePullSecrets name must name a Secret: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as registry-credentials")))]
+    #[schemars(length(max = 253))]
+    pub name: String,
 }
 
 /// Configuration kept in the App's ConfigMap.

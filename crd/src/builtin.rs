@@ -49,7 +49,12 @@ pub fn defaults() -> PlatformDefaults {
             memory_limit: None,
         }),
         readiness_probe: Some(Probe {
+            // A TCP connect: no handler set.
             path: None,
+            scheme: None,
+            http_headers: None,
+            exec: None,
+            grpc: None,
             port: None,
             initial_delay_seconds: Some(0),
             period_seconds: Some(5),
@@ -107,6 +112,7 @@ pub fn defaults() -> PlatformDefaults {
         tolerations: None,
         affinity: None,
         priority_class_name: None,
+        image_pull_secrets: None,
         labels: Default::default(),
         annotations: Default::default(),
         config_mount_path: Some("/etc/app".into()),

@@ -68,6 +68,7 @@ pub fn check(spec: &AppSpec, settings: &Settings) -> Vec<FieldError> {
             &source("autoscaling.metrics"),
         ));
     }
+    errors.extend(scratch_volumes(spec, settings, &source));
     if spec.config.as_ref().is_some_and(|c| !c.files.is_empty()) {
         errors.extend(
             mount_path::problem(&settings.config_mount_path).map(|problem| {
@@ -82,6 +83,46 @@ pub fn check(spec: &AppSpec, settings: &Settings) -> Vec<FieldError> {
                 )
             }),
         );
+    }
+    errors
+}
+
+/// The App's writable volumes against what CEL cannot see: the config mount path a Platform or
+/// the built-in layer sets (normalised as the kubelet reads it), and a Memory volume bigger
+/// than the memory limit it counts against, which the container would never get to fill.
+fn scratch_volumes(
+    spec: &AppSpec,
+    settings: &Settings,
+    source: &impl Fn(&str) -> String,
+) -> Vec<FieldError> {
+    let has_files = spec.config.as_ref().is_some_and(|c| !c.files.is_empty());
+    let config_path = mount_path::normalised(&settings.config_mount_path);
+    let mut errors = Vec::new();
+    for volume in &spec.volumes {
+        let path = mount_path::normalised(&volume.mount_path);
+        if has_files && mount_path::overlap(&path, &config_path) {
+            errors.push(FieldError::new(
+                format!("spec.volumes[{}].mountPath", volume.name),
+                format!(
+                    "{:?} overlaps the config files' directory {config_path:?} ({}), which is mounted read-only; give the volume another directory or set config.mountPath",
+                    volume.mount_path,
+                    source("configMountPath"),
+                ),
+            ));
+        }
+        let memory_limit = &settings.resources.memory_limit;
+        if volume.medium.is_some()
+            && let Some(size) = &volume.size_limit
+            && quantity::compare(size, memory_limit) == Some(std::cmp::Ordering::Greater)
+        {
+            errors.push(FieldError::new(
+                format!("spec.volumes[{}].sizeLimit", volume.name),
+                format!(
+                    "{size} is more than the container's memory limit {memory_limit} ({}), and a Memory volume's files count against that limit: the container would be killed for memory long before the volume is full; lower sizeLimit or raise resources.memoryLimit",
+                    source("resources.memoryLimit"),
+                ),
+            ));
+        }
     }
     errors
 }

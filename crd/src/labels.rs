@@ -13,6 +13,9 @@ pub const MANAGED_BY_VALUE: &str = "baseplate";
 pub const APP: &str = "baseplate.dev/app";
 pub const CONFIG_HASH: &str = "baseplate.dev/config-hash";
 pub const SECRET_HASH: &str = "baseplate.dev/secret-hash";
+/// On every child: the digest of the object Baseplate last applied to it, so an operator that
+/// has just started can tell from its cache which children are up to date.
+pub const APPLIED_DIGEST: &str = "baseplate.dev/applied-digest";
 /// The version a migration Job migrates to (also the end of its name).
 pub const VERSION: &str = "baseplate.dev/version";
 /// What Kubernetes accepts as a label value (at most 63 characters besides).

@@ -248,6 +248,50 @@ impl<'a> Resolver<'a> {
         merged
     }
 
+    /// Lists of named entries that add up across every layer, the App's included: one entry
+    /// per name, from the lowest layer that lists it, in the order the layers list them.
+    pub fn merged_by_name<T: Serialize>(
+        &mut self,
+        knob: &Knob<impl Fn(&PlatformDefaults) -> Option<Vec<T>>>,
+        name: impl Fn(&T) -> &str,
+    ) -> Vec<T> {
+        let layers = std::iter::once((Source::BuiltIn, &self.builtin))
+            .chain(
+                self.layers
+                    .iter()
+                    .map(|l| (Source::Platform(l.name.clone()), &l.defaults)),
+            )
+            .chain(std::iter::once((Source::App, &self.app)));
+        let mut merged: Vec<T> = Vec::new();
+        let mut sources = Vec::new();
+        for (source, layer) in layers {
+            let entries = (knob.get)(layer).unwrap_or_default();
+            if entries.is_empty() {
+                continue;
+            }
+            sources.push(source);
+            for entry in entries {
+                if !merged.iter().any(|m| name(m) == name(&entry)) {
+                    merged.push(entry);
+                }
+            }
+        }
+        let source = match sources.len() {
+            0 => return merged,
+            1 => sources.remove(0),
+            _ => Source::Rule(format!(
+                "added up by name: {}",
+                sources
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            )),
+        };
+        self.record(&knob.key, &merged, source);
+        merged
+    }
+
     /// Which layer set each value, keyed by its path in the Platform's `defaults`.
     pub fn into_provenance(self) -> BTreeMap<String, Provenance> {
         self.provenance

@@ -9,6 +9,19 @@ pub const TMP: &str = "/tmp";
 /// refused rather than read), and after collapsing slashes neither `/`, `/tmp` nor under `/tmp`.
 pub const RULE: &str = "self.startsWith('/') && !self.matches('(^|/)[.][.]?(/|$)') && !self.matches('^/*(tmp/*)?$') && !self.matches('^/+tmp/+[^/]')";
 
+/// CEL for a mount path written as the kubelet mounts it: no repeated and no trailing `/`.
+pub const NORMALISED_RULE: &str = "!self.contains('//') && !self.endsWith('/')";
+
+/// Whether the directories `a` and `b` (normalised) are one, or one holds the other.
+pub fn overlap(a: &str, b: &str) -> bool {
+    let inside = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    a == b || inside(a, b) || inside(b, a)
+}
+
 /// The rule's message after the field's name.
 macro_rules! message {
     () => {
@@ -74,5 +87,10 @@ mod tests {
             assert_eq!(problem(fine), None, "{fine:?}");
         }
         assert_eq!(normalised("//etc//app/"), "/etc/app");
+        assert!(overlap("/etc/app", "/etc/app"));
+        assert!(overlap("/etc/app/cache", "/etc/app"));
+        assert!(overlap("/etc", "/etc/app"));
+        assert!(!overlap("/etc/application", "/etc/app"));
+        assert!(!overlap("/var/cache", "/etc/app"));
     }
 }

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{Autoscaling, Probe, Resources};
+use crate::app::{Autoscaling, ImagePullSecret, Probe, Resources};
 
 /// Cluster-wide defaults and guardrails for the Apps in the namespaces it selects.
 // Several printer columns share a `type_`: clippy reads them as one attribute repeated.
@@ -284,6 +284,12 @@ pub struct PlatformDefaults {
     #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::quoting_value(crate::names::SUBDOMAIN_RULE, "priorityClassName must name a PriorityClass: a DNS-1123 subdomain of lowercase letters, digits, '-' and '.', at most 253 characters, such as high-priority")))]
     #[schemars(length(max = 253))]
     pub priority_class_name: Option<String>,
+    /// Secrets for pulling images from private registries, in every App's namespace. Layers
+    /// add up (and the App's own), one entry per name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = ("self.all(s, self.exists_one(t, t.name == s.name))", "imagePullSecrets names must be unique"))]
+    #[schemars(length(max = 16))]
+    pub image_pull_secrets: Option<Vec<ImagePullSecret>>,
     /// Extra labels on every child and pod. Layers add up; a higher layer wins on the same key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("x-kubernetes-validations" = crate::cel_rule::all([

@@ -157,6 +157,11 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         affinity: r.pick_optional(&knob!(affinity)),
         priority_class_name: r.pick_optional(&knob!(priority_class_name)),
     };
+    let image_pull_secrets = r
+        .merged_by_name(&knob!(image_pull_secrets), |s| s.name.as_str())
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     let labels = r.merged_map(&knob!(labels));
     let annotations = r.merged_map(&knob!(annotations));
     let config_mount_path = r.pick(&knob!(config_mount_path));
@@ -199,6 +204,7 @@ pub fn resolve(app: &App, platform: &EffectivePlatform) -> Result<Settings, Rend
         automount_service_account_token,
         topology_spread,
         placement,
+        image_pull_secrets,
         labels,
         annotations,
         config_mount_path,
@@ -239,6 +245,8 @@ fn app_layer(spec: &AppSpec) -> PlatformDefaults {
         tolerations: spec.tolerations.clone(),
         affinity: spec.affinity.clone(),
         priority_class_name: spec.priority_class_name.clone(),
+        image_pull_secrets: (!spec.image_pull_secrets.is_empty())
+            .then(|| spec.image_pull_secrets.clone()),
         migrate: spec.migrate.as_ref().map(|m| MigrateDefaults {
             timeout_seconds: m.timeout_seconds,
             backoff_limit: m.backoff_limit,
@@ -354,6 +362,9 @@ fn record_app_fields(r: &mut Resolver<'_>, spec: &AppSpec) {
             }
         }
     }
+    if !spec.volumes.is_empty() {
+        r.record("volumes", &spec.volumes, Source::App);
+    }
     if !spec.pod_labels.is_empty() {
         r.record("podLabels", &spec.pod_labels, Source::App);
     }
@@ -394,10 +405,12 @@ fn record_keys<'k>(r: &mut Resolver<'_>, key: &str, keys: impl Iterator<Item = &
 fn record_own_probe(r: &mut Resolver<'_>, key: &str, probe: Option<&Probe>, ports: &[Port]) {
     match probe {
         Some(probe) => {
-            let port = probe
-                .port
-                .clone()
-                .or_else(|| rules::first_tcp_port(ports).map(|p| p.name.clone()));
+            let port = probe.port.clone().or_else(|| {
+                // An exec probe runs in the container and uses no port.
+                (probe.exec.is_none())
+                    .then(|| rules::first_tcp_port(ports).map(|p| p.name.clone()))
+                    .flatten()
+            });
             let probe = Probe {
                 port,
                 ..probe.clone()
@@ -440,20 +453,48 @@ fn within<G>(scope: Option<&str>, knob: Knob<G>) -> Knob<G> {
     }
 }
 
-/// The App's readiness probe over the Platform's default probe, leaf by leaf.
+/// The App's readiness probe over the Platform's default probe, leaf by leaf, except that the
+/// handler (`path`, `exec` or `grpc`) is the highest layer's: an App's exec probe replaces a
+/// Platform's HTTP path instead of adding a second handler to it.
 fn readiness_probe(r: &mut Resolver<'_>, spec: &AppSpec) -> Option<Probe> {
     if spec.readiness_probe.is_none() && rules::first_tcp_port(&spec.ports).is_none() {
         // Nothing to connect to: a TCP probe cannot check a UDP or SCTP port.
         return None;
     }
-    let path = r.pick_optional(&knob!(readiness_probe.path));
+    let path_knob = knob!(readiness_probe.path);
+    let exec_knob = knob!(readiness_probe.exec);
+    let grpc_knob = knob!(readiness_probe.grpc);
+    let path = r.pick_optional(&path_knob);
+    let exec = r.pick_optional(&exec_knob);
+    let grpc = r.pick_optional(&grpc_knob);
+    let set = [
+        path.is_some().then_some(path_knob.key.as_str()),
+        exec.is_some().then_some(exec_knob.key.as_str()),
+        grpc.is_some().then_some(grpc_knob.key.as_str()),
+    ];
+    let handler = rules::probe_handler_of_highest_layer(r, set.into_iter().flatten());
+    let path = path.filter(|_| handler == Some(path_knob.key.as_str()));
+    let exec = exec.filter(|_| handler == Some(exec_knob.key.as_str()));
+    let grpc = grpc.filter(|_| handler == Some(grpc_knob.key.as_str()));
+    let scheme_knob = knob!(readiness_probe.scheme);
+    let scheme = r.pick_optional(&scheme_knob);
+    let headers_knob = knob!(readiness_probe.http_headers);
+    let http_headers = r.pick_optional(&headers_knob);
+    let scheme = rules::only_for_http_probe(r, &scheme_knob.key, path.is_some(), scheme);
+    let http_headers =
+        rules::only_for_http_probe(r, &headers_knob.key, path.is_some(), http_headers);
     let port_knob = knob!(readiness_probe.port);
     let port = match r.pick_optional(&port_knob) {
+        _ if exec.is_some() => rules::no_port_for_exec_probe(r, &port_knob.key),
         Some(port) => rules::probe_port_of_app(r, &port_knob.key, port, &spec.ports),
         None => rules::first_port(r, &port_knob.key, &spec.ports),
     };
     Some(Probe {
         path,
+        scheme,
+        http_headers,
+        exec,
+        grpc,
         port,
         initial_delay_seconds: r.pick_optional(&knob!(readiness_probe.initial_delay_seconds)),
         period_seconds: r.pick_optional(&knob!(readiness_probe.period_seconds)),

@@ -266,6 +266,53 @@ pub fn probe_port_of_app(
     first
 }
 
+/// Of the probe handlers (`path`, `exec`, `grpc`) the layers set, the highest layer's: each
+/// layer's schema allows one, so two come from two layers, and the lower one is dropped.
+pub fn probe_handler_of_highest_layer<'k>(
+    r: &mut Resolver<'_>,
+    set: impl IntoIterator<Item = &'k str>,
+) -> Option<&'k str> {
+    let set: Vec<&str> = set.into_iter().collect();
+    let winner = set.iter().copied().max_by_key(|key| r.layer_rank(key))?;
+    let rule = format!(
+        "replaced by {winner} ({}): a probe has one handler, the highest layer's",
+        r.source_of(winner)
+    );
+    for lower in set.into_iter().filter(|key| *key != winner) {
+        r.record(lower, &serde_json::Value::Null, Source::Rule(rule.clone()));
+    }
+    Some(winner)
+}
+
+/// `scheme` and `httpHeaders` of the readiness probe, kept only when its handler is an HTTP
+/// GET (a Platform's HTTPS scheme means nothing to an App's exec probe).
+pub fn only_for_http_probe<T>(
+    r: &mut Resolver<'_>,
+    key: &str,
+    is_http: bool,
+    value: Option<T>,
+) -> Option<T> {
+    if is_http || value.is_none() {
+        return value;
+    }
+    r.record(
+        key,
+        &serde_json::Value::Null,
+        Source::Rule("only an HTTP probe (one with a path) has it".into()),
+    );
+    None
+}
+
+/// An exec probe's port: none, whatever a Platform sets (the command runs in the container).
+pub fn no_port_for_exec_probe(r: &mut Resolver<'_>, key: &str) -> Option<String> {
+    r.record(
+        key,
+        &serde_json::Value::Null,
+        Source::Rule("an exec probe uses no port".into()),
+    );
+    None
+}
+
 /// A host made from the Platform's host template that is not a DNS name.
 pub fn templated_host_is_dns_name(
     template: &str,

@@ -152,6 +152,8 @@ pub struct Settings {
     pub automount_service_account_token: bool,
     pub topology_spread: Option<TopologySettings>,
     pub placement: PlacementSettings,
+    /// Names of the image pull Secrets of every pod: the Platforms' and the App's, once each.
+    pub image_pull_secrets: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub config_mount_path: String,

@@ -6,7 +6,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use baseplate_crd::app::{
-    Autoscaling, Config, IngressSpec, Port, Probe, Protocol, Resources, Secrets, Sidecar,
+    Autoscaling, Config, IngressSpec, Port, Probe, ProbeExec, ProbeGrpc, ProbeScheme, Protocol,
+    Resources, ScratchVolume, Secrets, Sidecar, VolumeMedium,
 };
 use baseplate_crd::platform::{
     IngressDefaults, PdbDefaults, PlatformDefaults, PlatformLimits, TlsDefaults,
@@ -72,22 +73,42 @@ fn probe(ports: &[Port]) -> BoxedStrategy<Option<Probe>> {
     if names.is_empty() {
         return Just(None).boxed();
     }
+    // The handler: 0 TCP, 1 HTTP(S) GET, 2 exec (no port), 3 gRPC.
     prop::option::of((
+        0..4u8,
         prop::option::of(one_of(names)),
-        prop::option::of("/[a-z]{0,8}"),
+        "/[a-z]{0,8}",
+        any::<bool>(),
         prop::option::of(0..=30i32),
         prop::option::of(1..=20i32),
         prop::option::of(1..=10i32),
     ))
     .prop_map(|found| {
         found.map(
-            |(port, path, initial_delay_seconds, period_seconds, failure_threshold)| Probe {
-                path,
+            |(
+                handler,
                 port,
+                path,
+                https,
                 initial_delay_seconds,
                 period_seconds,
-                timeout_seconds: None,
                 failure_threshold,
+            )| {
+                let http = handler == 1;
+                Probe {
+                    path: http.then_some(path),
+                    scheme: (http && https).then_some(ProbeScheme::Https),
+                    exec: (handler == 2).then(|| ProbeExec {
+                        command: vec!["/bin/check".into()],
+                    }),
+                    grpc: (handler == 3).then(ProbeGrpc::default),
+                    port: port.filter(|_| handler != 2),
+                    initial_delay_seconds,
+                    period_seconds,
+                    timeout_seconds: None,
+                    failure_threshold,
+                    ..Default::default()
+                }
             },
         )
     })
@@ -216,6 +237,27 @@ fn config() -> impl Strategy<Value = Option<Config>> {
     )
 }
 
+/// Writable volumes under /var, clear of every config mount path above; a Memory volume
+/// small enough for any memory limit generated.
+fn volumes() -> impl Strategy<Value = Vec<ScratchVolume>> {
+    prop::collection::vec((any::<bool>(), prop::option::of(1..=4u8)), 0..3).prop_map(|drawn| {
+        drawn
+            .into_iter()
+            .enumerate()
+            .map(|(i, (memory, gib))| ScratchVolume {
+                name: format!("scratch-{i}"),
+                mount_path: format!("/var/scratch/{i}"),
+                size_limit: if memory {
+                    Some("16Mi".into())
+                } else {
+                    gib.map(|n| format!("{n}Gi"))
+                },
+                medium: memory.then_some(VolumeMedium::Memory),
+            })
+            .collect()
+    })
+}
+
 fn secrets() -> impl Strategy<Value = Option<Secrets>> {
     prop::option::of(
         prop::collection::btree_map("S[A-Z0-9_]{0,8}", any::<bool>(), 0..5).prop_map(|keys| {
@@ -276,6 +318,7 @@ prop_compose! {
         liveness_probe in probe(&ports),
         startup_probe in probe(&ports),
         ingress in ingress(&ports),
+        volumes in volumes(),
         name in Just(name), namespace in Just(namespace), ports in Just(ports), env in Just(env),
         replicas in Just(replicas), autoscaling in Just(autoscaling), resources in Just(resources),
         sidecars in Just(sidecars), config in Just(config), secrets in Just(secrets),
@@ -291,6 +334,7 @@ prop_compose! {
             pre_stop_sleep_seconds: None, termination_grace_period_seconds: None,
             node_selector: None, tolerations: None, affinity: None, priority_class_name: None,
             migrate: None, cron_jobs: vec![],
+            volumes, image_pull_secrets: vec![],
         };
         let mut app = App::new(&name, spec);
         app.metadata.namespace = Some(namespace);

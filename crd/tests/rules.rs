@@ -998,3 +998,304 @@ fn an_app_sets_its_own_grace_period_and_can_turn_the_pre_stop_sleep_off() {
     assert_eq!(pre_stop_seconds(main_container(&children)), 5);
     assert_eq!(grace(&children), 300);
 }
+
+/// Each probe handler reaches the container as the kubelet takes it: a command, a gRPC check on
+/// the port's number (the kubelet takes no name there), an HTTPS GET with its headers.
+#[test]
+fn every_probe_handler_renders_as_the_kubelet_takes_it() {
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}readinessProbe: {{grpc: {{service: orders.v1.Orders}}, port: grpc}}
+livenessProbe: {{exec: {{command: [/bin/healthcheck, --quick]}}, periodSeconds: 20}}
+startupProbe: {{path: /started, scheme: HTTPS, httpHeaders: [{{name: Host, value: web.internal}}]}}
+sidecars:
+  - name: proxy
+    image: cloud-sql-proxy:2
+    readinessProbe: {{exec: {{command: [/check]}}}}
+  - name: stats
+    image: statsd:1
+    ports: [{{name: stats-grpc, containerPort: 7000}}]
+    livenessProbe: {{grpc: {{}}}}
+"
+        ),
+    );
+    // Admitted as written, the sidecar's exec probe without a port included.
+    let refused = baseplate_crd::admission::check_app(&app);
+    assert!(refused.is_empty(), "{refused:?}");
+    let children = render(&app);
+    let main = main_container(&children);
+    let grpc = main
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .grpc
+        .as_ref()
+        .unwrap();
+    assert_eq!(grpc.port, 9090, "the grpc port's number");
+    assert_eq!(grpc.service.as_deref(), Some("orders.v1.Orders"));
+    let liveness = main.liveness_probe.as_ref().unwrap();
+    assert_eq!(
+        liveness.exec.as_ref().unwrap().command.as_deref(),
+        Some(&["/bin/healthcheck".to_string(), "--quick".to_string()][..])
+    );
+    assert_eq!(liveness.period_seconds, Some(20));
+    assert!(liveness.tcp_socket.is_none() && liveness.http_get.is_none());
+    let get = main
+        .startup_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+    assert_eq!(
+        get.port,
+        IntOrString::String("http".into()),
+        "the first port"
+    );
+    let headers = get.http_headers.as_ref().unwrap();
+    assert_eq!(
+        (headers[0].name.as_str(), headers[0].value.as_str()),
+        ("Host", "web.internal")
+    );
+    // A sidecar without ports can have an exec probe; a gRPC one defaults to its first port.
+    let sidecars = &containers(&children)[1..];
+    let proxy = sidecars[0].readiness_probe.as_ref().unwrap();
+    assert!(proxy.exec.is_some() && proxy.tcp_socket.is_none());
+    let stats = sidecars[1].liveness_probe.as_ref().unwrap();
+    assert_eq!(stats.grpc.as_ref().map(|g| g.port), Some(7000));
+    let problems = common::api_rules::problems(&children);
+    assert!(problems.is_empty(), "{problems:?}");
+    // A plain HTTP probe says so.
+    let http = render(&app_with_spec(
+        "web",
+        &format!("{WEB}readinessProbe: {{path: /ready}}\n"),
+    ));
+    let readiness = main_container(&http).readiness_probe.clone().unwrap();
+    let get = readiness.http_get.unwrap();
+    assert_eq!(get.scheme.as_deref(), Some("HTTP"));
+    assert!(get.http_headers.is_none());
+}
+
+/// A probe has one handler, so the handler comes whole from the highest layer that sets one:
+/// the App's exec probe replaces the Platform's HTTPS path, its scheme, headers and port, and
+/// explain says so; an App that sets only a port keeps the Platform's handler.
+#[test]
+fn the_readiness_handler_comes_whole_from_the_highest_layer() {
+    let platform = platform_with_spec(
+        "probes",
+        "defaults:\n  readinessProbe: {path: /healthz, scheme: HTTPS, httpHeaders: [{name: X-Probe, value: kubelet}], port: http, periodSeconds: 7}\n",
+    );
+    let exec = app_with_spec(
+        "web",
+        &format!("{WEB}readinessProbe: {{exec: {{command: [/bin/ready]}}}}\n"),
+    );
+    for refused in [
+        baseplate_crd::admission::check_app(&exec),
+        baseplate_crd::admission::check_platform(&platform),
+    ] {
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+    let children = render_with(&exec, std::slice::from_ref(&platform));
+    let readiness = main_container(&children).readiness_probe.clone().unwrap();
+    assert!(readiness.exec.is_some());
+    assert!(readiness.http_get.is_none() && readiness.tcp_socket.is_none());
+    assert_eq!(
+        readiness.period_seconds,
+        Some(7),
+        "timings stay leaf by leaf"
+    );
+    let problems = common::api_rules::problems(&children);
+    assert!(problems.is_empty(), "{problems:?}");
+    let explained = settings(&exec, std::slice::from_ref(&platform));
+    assert_eq!(source(&explained, "readinessProbe.exec"), Source::App);
+    for key in [
+        "readinessProbe.path",
+        "readinessProbe.scheme",
+        "readinessProbe.httpHeaders",
+        "readinessProbe.port",
+    ] {
+        assert_eq!(explained.provenance[key].value, "null", "{key}");
+        assert!(
+            matches!(source(&explained, key), Source::Rule(_)),
+            "{key}: {:?}",
+            source(&explained, key)
+        );
+    }
+    let Source::Rule(rule) = source(&explained, "readinessProbe.path") else {
+        unreachable!()
+    };
+    assert!(
+        rule.contains("replaced by readinessProbe.exec (app)"),
+        "{rule}"
+    );
+
+    let port_only = app_with_spec("web", &format!("{WEB}readinessProbe: {{port: grpc}}\n"));
+    let children = render_with(&port_only, std::slice::from_ref(&platform));
+    let get = main_container(&children)
+        .readiness_probe
+        .clone()
+        .unwrap()
+        .http_get
+        .unwrap();
+    assert_eq!(get.path.as_deref(), Some("/healthz"));
+    assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+    assert_eq!(get.port, IntOrString::String("grpc".into()));
+    assert_eq!(get.http_headers.unwrap()[0].name, "X-Probe");
+
+    // A gRPC handler of the App, on the Platform's port.
+    let grpc = app_with_spec("web", &format!("{WEB}readinessProbe: {{grpc: {{}}}}\n"));
+    let children = render_with(&grpc, &[platform]);
+    let readiness = main_container(&children).readiness_probe.clone().unwrap();
+    assert_eq!(
+        readiness.grpc.map(|g| g.port),
+        Some(8080),
+        "the port named http"
+    );
+    assert!(readiness.http_get.is_none());
+}
+
+/// Every pod template of the App: the Deployment's, the migration Job's, each CronJob's.
+fn pod_specs(children: &Children) -> Vec<&k8s_openapi::api::core::v1::PodSpec> {
+    let deployment = children
+        .deployment
+        .iter()
+        .filter_map(|d| d.spec.as_ref()?.template.spec.as_ref());
+    let migration = children
+        .migration_job
+        .iter()
+        .filter_map(|j| j.spec.as_ref()?.template.spec.as_ref());
+    let cron = children.cron_jobs.iter().filter_map(|c| {
+        c.spec
+            .as_ref()?
+            .job_template
+            .spec
+            .as_ref()?
+            .template
+            .spec
+            .as_ref()
+    });
+    deployment.chain(migration).chain(cron).collect()
+}
+
+const WITH_JOBS: &str = "migrate: {command: [bin/migrate]}
+cronJobs: [{name: nightly, schedule: '0 3 * * *', command: [bin/report]}]
+";
+
+/// The App's writable volumes reach the App's container in every pod it runs in (Deployment,
+/// migration, cron jobs), normalised, with their size limit and medium; sidecars keep /tmp alone.
+#[test]
+fn writable_volumes_reach_every_pod_of_the_app() {
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}{WITH_JOBS}volumes:
+  - {{name: cache, mountPath: /var/cache/web, sizeLimit: 2Gi}}
+  - {{name: shm, mountPath: /dev/shm, medium: Memory, sizeLimit: 64Mi}}
+sidecars: [{{name: proxy, image: envoy:1}}]
+config: {{files: {{app.toml: 'x = 1'}}}}
+"
+        ),
+    );
+    let refused = baseplate_crd::admission::check_app(&app);
+    assert!(refused.is_empty(), "{refused:?}");
+    let children = render(&app);
+    let pods = pod_specs(&children);
+    assert_eq!(pods.len(), 3);
+    for pod in pods {
+        let volumes = pod.volumes.as_ref().unwrap();
+        let cache = volumes.iter().find(|v| v.name == "cache").unwrap();
+        let cache = cache.empty_dir.as_ref().unwrap();
+        assert_eq!(cache.size_limit, Some(Quantity("2Gi".into())));
+        assert_eq!(cache.medium, None, "the node's disk");
+        let shm = volumes.iter().find(|v| v.name == "shm").unwrap();
+        assert_eq!(
+            shm.empty_dir.as_ref().unwrap().medium.as_deref(),
+            Some("Memory")
+        );
+        let app_container = &pod.containers[0];
+        let mounts: Vec<(&str, &str, Option<bool>)> = app_container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.name.as_str(), m.mount_path.as_str(), m.read_only))
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                ("tmp", "/tmp", None),
+                ("cache", "/var/cache/web", None),
+                ("shm", "/dev/shm", None),
+                ("config", "/etc/app", Some(true)),
+            ]
+        );
+    }
+    let sidecar = &containers(&children)[1];
+    let sidecar_mounts: Vec<&str> = sidecar
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(sidecar_mounts, ["tmp"]);
+    let problems = common::api_rules::problems(&children);
+    assert!(problems.is_empty(), "{problems:?}");
+    let explained = settings(&app, &[]);
+    assert_eq!(source(&explained, "volumes"), Source::App);
+
+    // Without volumes, every pod has /tmp and nothing else writable.
+    let plain = render(&web());
+    let volumes = pod_spec(&plain).volumes.as_ref().unwrap();
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(volumes[0].name, "tmp");
+    assert!(
+        pod_spec(&plain).image_pull_secrets.is_none(),
+        "none by default"
+    );
+}
+
+/// Image pull Secrets add up across the Platforms and the App, once per name, on every pod
+/// template, and explain names every layer that listed one.
+#[test]
+fn image_pull_secrets_add_up_by_name_on_every_pod() {
+    let low = platform_with_spec(
+        "org",
+        "priority: 1\ndefaults: {imagePullSecrets: [{name: org-registry}, {name: mirror}]}\n",
+    );
+    let high = platform_with_spec(
+        "team",
+        "priority: 2\ndefaults: {imagePullSecrets: [{name: mirror}, {name: team-registry}]}\n",
+    );
+    let app = app_with_spec(
+        "web",
+        &format!(
+            "{WEB}{WITH_JOBS}imagePullSecrets: [{{name: own-registry}}, {{name: org-registry}}]\n"
+        ),
+    );
+    let platforms = [low, high];
+    let children = render_with(&app, &platforms);
+    for pod in pod_specs(&children) {
+        let names: Vec<&str> = pod
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["org-registry", "mirror", "team-registry", "own-registry"]
+        );
+    }
+    let explained = settings(&app, &platforms);
+    let Source::Rule(rule) = source(&explained, "imagePullSecrets") else {
+        panic!("{:?}", source(&explained, "imagePullSecrets"))
+    };
+    assert_eq!(rule, "added up by name: platform/org + platform/team + app");
+    // One layer alone is named as itself.
+    let only_platform = settings(&web(), &platforms[..1]);
+    assert_eq!(
+        source(&only_platform, "imagePullSecrets"),
+        Source::Platform("org".into())
+    );
+}

@@ -545,14 +545,11 @@ async fn what_other_controllers_write_on_children_costs_no_write() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hand_edit_of_an_autoscaler_is_put_back() {
-    // Edited later than the watch could lag: no generation tells it, the spec does.
+    // Edited later than the watch could lag: maxReplicas left Baseplate's managed fields.
     let (_, calls) = two_reconciles(REFERENCE, true, CACHE_LAG_ALLOWANCE, |watches, _| {
         let mut hpa = cached_autoscaler(watches);
         hpa.metadata.resource_version = Some("2".into());
-        hpa.spec
-            .as_mut()
-            .expect("cached with its spec")
-            .max_replicas = 77;
+        taken_over(&mut hpa.metadata, &["f:spec", "f:maxReplicas"]);
         watches
             .horizontal_pod_autoscalers
             .apply_watcher_event(&watcher::Event::Apply(hpa));
@@ -563,6 +560,161 @@ async fn a_hand_edit_of_an_autoscaler_is_put_back() {
 }
 
 #[tokio::test]
+async fn an_autoscaler_changing_the_replicas_costs_no_deployment_apply() {
+    // The HPA scales through the scale subresource: a new generation and spec.replicas, owned
+    // by the controller manager. Baseplate does not set replicas under an HPA.
+    let calls = second_reconcile(|watches, _| {
+        let event = edited_deployment(watches, |d| {
+            d.metadata.resource_version = Some("2".into());
+            d.metadata.generation = Some(2);
+            d.spec.get_or_insert_default().replicas = Some(7);
+            d.metadata.managed_fields.get_or_insert_default().push(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
+                    manager: Some("kube-controller-manager".into()),
+                    operation: Some("Update".into()),
+                    subresource: Some("scale".into()),
+                    fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
+                        json!({"f:spec": {"f:replicas": {}}}),
+                    )),
+                    ..Default::default()
+                },
+            );
+        });
+        watches.deployments.apply_watcher_event(&event);
+    })
+    .await;
+    let writes: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:#?}");
+}
+
+/// The first reconcile's applies as the caches of a newly started operator would hold them,
+/// after `between` changed them; then one reconcile of the converged App by that operator
+/// (no memory of the applies). Returns its requests.
+async fn reconcile_after_restart(yaml: &str, between: impl FnOnce(&mut Watches)) -> Vec<Call> {
+    let (api, client) = FakeApi::start(Cluster::default());
+    let mut settled = app(yaml);
+    let first = {
+        let ctx = Arc::new(TestContext::new(client.clone()).build());
+        reconcile(Arc::new(DeserializeGuard(Ok(settled.clone()))), ctx.clone())
+            .await
+            .unwrap();
+        ctx.events.flushed().await;
+        api.take_calls()
+    };
+    settled.status = Some(written_status(&first, "my-application"));
+    let (children, mut watches) = watched_caches();
+    {
+        let mut cluster = api.cluster.lock().unwrap();
+        watches.observe(&first, &cluster);
+        let secret = child_paths("my-application")[1].clone();
+        if let Some(applied) = first.iter().find(|c| c.is("PATCH", &secret)) {
+            let stored = answer_apply(&secret, applied.body.clone(), &cluster);
+            cluster.objects.insert(secret, stored);
+        }
+    }
+    between(&mut watches);
+    let restarted = Arc::new(TestContext::new(client).children(children).build());
+    reconcile(Arc::new(DeserializeGuard(Ok(settled))), restarted.clone())
+        .await
+        .unwrap();
+    restarted.events.flushed().await;
+    drop(restarted);
+    api.finish().await
+}
+
+#[tokio::test]
+async fn an_app_deleted_mid_reconcile_ends_it_quietly() {
+    // The App is gone by the time its status is written (the children go with it).
+    let mut harness = Harness::new(app(REFERENCE));
+    harness.cluster.deleted.push(status_path("my-application"));
+    let (result, calls) = harness.run().await;
+    assert_eq!(result, Ok(Action::await_change()), "no error, no retry");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.is("PATCH", &status_path("my-application"))),
+        "{calls:#?}"
+    );
+    let events = events(&calls);
+    assert!(
+        events.is_empty(),
+        "nothing told of a deleted App: {events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_operator_over_children_as_it_applied_them_sends_nothing() {
+    let calls = reconcile_after_restart(REFERENCE, |_| {}).await;
+    assert!(calls.is_empty(), "{calls:#?}");
+}
+
+#[tokio::test]
+async fn a_restarted_operator_knows_every_apps_secret_from_one_list() {
+    let yaml = format!("{REFERENCE}  secrets:\n    generate: [SESSION_KEY]\n");
+    let calls = reconcile_after_restart(&yaml, |_| {}).await;
+    let requests: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| (c.method.as_str(), c.path.as_str()))
+        .collect();
+    assert_eq!(requests, [("GET", "/api/v1/secrets")], "{calls:#?}");
+    assert!(
+        calls[0].query.contains("labelSelector"),
+        "{}",
+        calls[0].query
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_operator_puts_back_exactly_the_child_edited_while_it_was_away() {
+    let calls = reconcile_after_restart(REFERENCE, |watches| {
+        let event = edited_deployment(watches, |d| {
+            d.metadata.resource_version = Some("2".into());
+            d.metadata.generation = Some(2);
+            taken_over(&mut d.metadata, &["f:spec", "f:minReadySeconds"]);
+        });
+        watches.deployments.apply_watcher_event(&event);
+    })
+    .await;
+    let patches: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+        .collect();
+    assert_eq!(patches.len(), 1, "{patches:#?}");
+    assert_eq!(patches[0].path, child_paths("my-application")[2]);
+    assert_eq!(
+        patches[0].body["metadata"]["annotations"]["baseplate.dev/applied-digest"]
+            .as_str()
+            .map(str::len),
+        Some(16),
+        "the apply carries the digest"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_operator_applies_what_an_older_baseplate_made_without_a_digest() {
+    let calls = reconcile_after_restart(REFERENCE, |watches| {
+        let event = edited_deployment(watches, |d| {
+            d.metadata
+                .annotations
+                .as_mut()
+                .unwrap()
+                .remove("baseplate.dev/applied-digest");
+        });
+        watches.deployments.apply_watcher_event(&event);
+    })
+    .await;
+    let patches: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.method == "PATCH" && !c.path.ends_with("/status"))
+        .collect();
+    assert_eq!(patches.len(), 1, "{patches:#?}");
+    assert_eq!(patches[0].path, child_paths("my-application")[2]);
+}
+
+#[tokio::test]
 async fn a_hand_edit_is_put_back_and_reported_as_drift() {
     // Someone edits the Deployment (version 2 reaches the cache); the apply restores it (version 3).
     let deployment = child_paths("my-application")[2].clone();
@@ -570,6 +722,7 @@ async fn a_hand_edit_is_put_back_and_reported_as_drift() {
         let event = edited_deployment(watches, |d| {
             d.metadata.resource_version = Some("2".into());
             d.metadata.generation = Some(2);
+            taken_over(&mut d.metadata, &["f:spec", "f:minReadySeconds"]);
         });
         watches.deployments.apply_watcher_event(&event);
         cluster
@@ -704,7 +857,8 @@ async fn what_is_remembered_of_deleted_apps_is_dropped() {
     let remembered = |app: &str| baseplate_operator::controller::context::AppliedChild {
         app: app.into(),
         desired_digest: 1,
-        version: Default::default(),
+        resource_version: None,
+        generation: None,
         applied_at: tokio::time::Instant::now(),
         seen: true,
     };

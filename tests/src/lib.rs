@@ -20,6 +20,7 @@ pub mod env;
 pub mod fixtures;
 pub mod http;
 pub mod install;
+pub mod job_pods;
 pub mod kubelet;
 pub mod namespace;
 pub mod operator;

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sha2::{Digest, Sha256};
 
 use super::ChildMeta;
-use super::workload::{main_env, pod_volumes, resources};
+use super::workload::{image_pull_secrets, main_env, pod_volumes, resources};
 use crate::app::App;
 use crate::labels;
 use crate::names;
@@ -194,6 +194,7 @@ fn pod_template(
             tolerations: settings.placement.tolerations.clone(),
             affinity: settings.placement.affinity.clone(),
             priority_class_name: settings.placement.priority_class_name.clone(),
+            image_pull_secrets: image_pull_secrets(settings),
             ..Default::default()
         }),
     }

@@ -7,9 +7,10 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PodSpec,
-    PodTemplateSpec, Probe as K8sProbe, ResourceRequirements, SecretKeySelector, SleepAction,
-    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, KeyToPath, Lifecycle,
+    LifecycleHandler, LocalObjectReference, PodSpec, PodTemplateSpec, Probe as K8sProbe,
+    ResourceRequirements, SecretKeySelector, SleepAction, TCPSocketAction,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -85,8 +86,9 @@ pub(super) fn deployment(
     }
 }
 
-/// The volumes every pod of the App has, and their mounts: a writable `/tmp` (the root
-/// filesystem is read-only) and, when the App has config files, those files.
+/// The volumes every pod of the App has, and the main container's mounts: a writable `/tmp`
+/// (the root filesystem is read-only), the App's own writable `volumes` and, when the App has
+/// config files, those files. Sidecars mount the first, `/tmp`, alone.
 pub(super) fn pod_volumes(
     app: &App,
     settings: &Settings,
@@ -108,6 +110,21 @@ pub(super) fn pod_volumes(
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Default::default()
     }];
+    for volume in &spec.volumes {
+        mounts.push(VolumeMount {
+            name: volume.name.clone(),
+            mount_path: crate::mount_path::normalised(&volume.mount_path),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: volume.name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: volume.medium.map(|_| "Memory".into()),
+                size_limit: volume.size_limit.clone().map(Quantity),
+            }),
+            ..Default::default()
+        });
+    }
     if let Some(files) = files {
         mounts.push(VolumeMount {
             name: CONFIG_VOLUME.into(),
@@ -203,6 +220,7 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         tolerations: settings.placement.tolerations.clone(),
         affinity: settings.placement.affinity.clone(),
         priority_class_name: settings.placement.priority_class_name.clone(),
+        image_pull_secrets: image_pull_secrets(settings),
         topology_spread_constraints: settings.topology_spread.as_ref().map(|t| {
             t.topology_keys
                 .iter()
@@ -222,6 +240,17 @@ fn pod_spec(app: &App, settings: &Settings, meta: &ChildMeta) -> PodSpec {
         }),
         ..Default::default()
     }
+}
+
+/// The pods' image pull Secrets, by name; none when no layer names one.
+pub(super) fn image_pull_secrets(settings: &Settings) -> Option<Vec<LocalObjectReference>> {
+    (!settings.image_pull_secrets.is_empty()).then(|| {
+        settings
+            .image_pull_secrets
+            .iter()
+            .map(|name| LocalObjectReference { name: name.clone() })
+            .collect()
+    })
 }
 
 fn container_ports(ports: &[Port]) -> Option<Vec<ContainerPort>> {
@@ -288,31 +317,57 @@ pub(super) fn resources(r: &ResourceSettings) -> ResourceRequirements {
     }
 }
 
-/// HTTP GET when the probe has a path, TCP otherwise, on the named port or the first TCP one.
-/// `None` when the container has no such port (the schema rejects such Apps).
+/// The probe's one handler: a command (`exec`), a gRPC health check, an HTTP GET (a `path`)
+/// or else a TCP connect, the last three on the named port or the first TCP one. `None` when
+/// the container has no such port (the schema rejects such Apps).
 fn probe(p: &Probe, ports: &[Port]) -> Option<K8sProbe> {
-    let port = match &p.port {
-        Some(name) => ports.iter().find(|q| &q.name == name)?,
-        None => crate::rules::first_tcp_port(ports)?,
-    };
-    let target = IntOrString::String(port.name.clone());
-    Some(K8sProbe {
-        http_get: p.path.as_ref().map(|path| HTTPGetAction {
-            path: Some(path.clone()),
-            port: target.clone(),
-            scheme: Some("HTTP".into()),
-            ..Default::default()
-        }),
-        tcp_socket: p.path.is_none().then_some(TCPSocketAction {
-            port: target,
-            host: None,
-        }),
+    let mut probe = K8sProbe {
         initial_delay_seconds: p.initial_delay_seconds,
         period_seconds: p.period_seconds,
         timeout_seconds: p.timeout_seconds,
         failure_threshold: p.failure_threshold,
         ..Default::default()
-    })
+    };
+    if let Some(exec) = &p.exec {
+        probe.exec = Some(ExecAction {
+            command: Some(exec.command.clone()),
+        });
+        return Some(probe);
+    }
+    let port = match &p.port {
+        Some(name) => ports.iter().find(|q| &q.name == name)?,
+        None => crate::rules::first_tcp_port(ports)?,
+    };
+    let target = IntOrString::String(port.name.clone());
+    if let Some(grpc) = &p.grpc {
+        // The kubelet's gRPC probe takes a number, not a port name.
+        probe.grpc = Some(GRPCAction {
+            port: port.container_port,
+            service: grpc.service.clone(),
+        });
+    } else if let Some(path) = &p.path {
+        probe.http_get = Some(HTTPGetAction {
+            path: Some(path.clone()),
+            port: target,
+            scheme: Some(p.scheme.unwrap_or_default().as_str().into()),
+            http_headers: p.http_headers.as_ref().map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| HTTPHeader {
+                        name: h.name.clone(),
+                        value: h.value.clone(),
+                    })
+                    .collect()
+            }),
+            host: None,
+        });
+    } else {
+        probe.tcp_socket = Some(TCPSocketAction {
+            port: target,
+            host: None,
+        });
+    }
+    Some(probe)
 }
 
 /// The native sleep action (GA in 1.34, beta and on by default since 1.30): no shell needed in the image.

@@ -326,7 +326,44 @@ fn percent_or_count(value: &IntOrString, min: i32) -> Option<i32> {
     (n >= min).then_some(n)
 }
 
+/// One handler (`ValidateProbe`); an exec probe with a command, every other on a TCP port of
+/// the container (HTTP and TCP by name, gRPC by number, as the kubelet's gRPC probe takes it).
 fn probe_targets_tcp(container: &Container, probe: &Probe, found: &mut Vec<String>) {
+    let handlers = [
+        probe.exec.is_some(),
+        probe.http_get.is_some(),
+        probe.tcp_socket.is_some(),
+        probe.grpc.is_some(),
+    ];
+    if handlers.iter().filter(|set| **set).count() != 1 {
+        found.push(format!(
+            "{}: a probe without exactly one handler",
+            container.name
+        ));
+        return;
+    }
+    if let Some(exec) = &probe.exec {
+        if exec.command.as_ref().is_none_or(Vec::is_empty) {
+            found.push(format!(
+                "{}: an exec probe without a command",
+                container.name
+            ));
+        }
+        return;
+    }
+    let ports = container.ports.iter().flatten();
+    let tcp = |p: &&k8s_openapi::api::core::v1::ContainerPort| {
+        p.protocol.as_deref().unwrap_or("TCP") == "TCP"
+    };
+    if let Some(grpc) = &probe.grpc {
+        if !ports.filter(tcp).any(|p| p.container_port == grpc.port) {
+            found.push(format!(
+                "{}: a gRPC probe on {}, not a TCP port of the container",
+                container.name, grpc.port
+            ));
+        }
+        return;
+    }
     let target = probe
         .http_get
         .as_ref()
@@ -336,17 +373,11 @@ fn probe_targets_tcp(container: &Container, probe: &Probe, found: &mut Vec<Strin
         found.push(format!("{}: a probe not on a named port", container.name));
         return;
     };
-    let port = container
-        .ports
-        .iter()
-        .flatten()
-        .find(|p| p.name.as_ref() == Some(name));
-    match port {
-        Some(p) if p.protocol.as_deref().unwrap_or("TCP") == "TCP" => {}
-        _ => found.push(format!(
+    if !ports.filter(tcp).any(|p| p.name.as_ref() == Some(name)) {
+        found.push(format!(
             "{}: a probe on {name:?}, not a TCP port of the container",
             container.name
-        )),
+        ));
     }
 }
 

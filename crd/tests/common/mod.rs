@@ -214,6 +214,22 @@ pub fn assert_ports_exist(children: &Children) {
         .into_iter()
         .flatten()
         {
+            if probe.exec.is_some() {
+                continue; // A command in the container: no port.
+            }
+            if let Some(grpc) = &probe.grpc {
+                assert!(
+                    container
+                        .ports
+                        .iter()
+                        .flatten()
+                        .any(|p| p.container_port == grpc.port),
+                    "{} has a gRPC probe on {}, not one of its ports",
+                    container.name,
+                    grpc.port
+                );
+                continue;
+            }
             let port = probe_port(probe);
             assert!(
                 names.contains(&port),

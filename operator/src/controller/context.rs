@@ -22,7 +22,8 @@ use super::event_queue::EventQueue;
 use crate::metrics::Metrics;
 
 /// Label-filtered caches of Baseplate's children, mostly metadata only, so memory stays
-/// small: the operator needs to know what exists and who owns it, not the objects' contents.
+/// small: the operator needs to know what exists, who owns it and whether it is as Baseplate
+/// applied it (its digest annotation and Baseplate's managed fields), not the objects' contents.
 /// One field per [`ChildKind`]: [`ChildStores::meta`] matches on every kind, so a new kind
 /// does not compile without its cache, and `watches::own_children` cannot fill this struct
 /// without watching each one.
@@ -34,9 +35,8 @@ pub struct ChildStores {
     pub jobs: Store<Job>,
     /// Deployments without their pod template: metadata, replicas and rollout status.
     pub deployments: Store<Deployment>,
-    /// Services and autoscalers without their status (see `SpecDigest`).
-    pub services: Store<Service>,
-    pub horizontal_pod_autoscalers: Store<HorizontalPodAutoscaler>,
+    pub services: Store<PartialObjectMeta<Service>>,
+    pub horizontal_pod_autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
     pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
     pub ingresses: Store<PartialObjectMeta<Ingress>>,
     /// CronJobs without their job template: metadata and status (the last runs).
@@ -86,33 +86,22 @@ fn meta_of<S: Resource<DynamicType = ()> + Clone>(
     cached(store, child).map(|object| object.meta().clone())
 }
 
-/// What Baseplate last applied to one child: the digest of the desired object and the
-/// object the API server answered with. Tells drift from an App change, and lets a reconcile
-/// skip applies the cache shows are unneeded.
+/// What this process last applied to one child: the digest of the desired object and the
+/// resourceVersion the API server answered with. Tells the watch running behind an apply from
+/// someone's change, and drift from an App change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedChild {
     /// The App the child is of (a Job's or CronJob's name is not the App's).
     pub app: String,
     pub desired_digest: u64,
-    /// The child as the API server answered the apply.
-    pub version: ChildVersion,
+    /// The child's resourceVersion as the API server answered the apply.
+    pub resource_version: Option<String>,
+    /// Its spec generation then, for kinds that have one.
+    pub generation: Option<i64>,
     pub applied_at: Instant,
     /// The cache has shown this apply's result since: from then on, a difference in the cache
     /// is a change someone made, not the watch running behind.
     pub seen: bool,
-}
-
-/// What tells whether a child changed since Baseplate applied it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChildVersion {
-    pub resource_version: Option<String>,
-    /// Spec generation, for kinds that have one.
-    pub generation: Option<i64>,
-    /// Digest of the spec, for kinds that have a status but no generation (a status update
-    /// moves their resourceVersion and nothing else).
-    pub spec_digest: Option<u64>,
-    /// Digest of the labels and annotations Baseplate sets, and the owners.
-    pub fingerprint: u64,
 }
 
 /// The App's Secret as last read or written, so that reconciles need not read it again while
@@ -155,6 +144,9 @@ pub struct Context {
     pub workload: WorkloadStores,
     pub settings: Settings,
     pub memory: Mutex<Memory>,
+    /// Set once every Secret Baseplate made was listed into `memory` (see
+    /// `observe::secret`): after a start, one LIST instead of a GET per App.
+    pub secrets_listed: tokio::sync::OnceCell<()>,
     /// Consecutive transient failures per App, for exponential backoff.
     pub failures: Mutex<HashMap<ObjectRef<DeserializeGuard<App>>, u32>>,
     pub clock: fn() -> Time,

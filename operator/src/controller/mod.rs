@@ -152,6 +152,7 @@ async fn run_controller(
             operator_namespace: args.lease_namespace.clone(),
         },
         memory: Default::default(),
+        secrets_listed: Default::default(),
         failures: Default::default(),
         clock: context::now,
         generate_secret: crate::offline::random_secret_value,

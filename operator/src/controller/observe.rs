@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use baseplate_crd::resolve::platform_matches;
 use baseplate_crd::waves::{self, AppAtRevision, Phase, RolloutView};
-use baseplate_crd::{App, ChildKind, EffectivePlatform, Platform, PlatformSpec, SecretState};
+use baseplate_crd::{
+    App, ChildKind, EffectivePlatform, Platform, PlatformSpec, SecretState, labels,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
@@ -139,7 +141,13 @@ pub async fn secret(
     let known = if read_first {
         None
     } else {
-        remembered_secret(app, ctx)
+        match remembered_secret(app, ctx) {
+            Some(state) => Some(state),
+            None => {
+                list_secrets_once(app, ctx).await?;
+                remembered_secret(app, ctx)
+            }
+        }
     };
     let mut state = match known {
         Some(state) => state,
@@ -172,6 +180,50 @@ fn remembered_secret(app: &App, ctx: &Context) -> Option<SecretState> {
         None => remembered.read_at.elapsed() < CACHE_LAG_ALLOWANCE,
     };
     current.then(|| remembered.values.clone())
+}
+
+/// Remembers every Secret Baseplate made, from one paged LIST, the first time an App's
+/// Secret is not known: an operator that has just started then knows each App's values
+/// without one GET per App. Secrets this process wrote or read since are kept as they are.
+async fn list_secrets_once(app: &App, ctx: &Context) -> Result<(), Error> {
+    ctx.secrets_listed
+        .get_or_try_init(async || {
+            let api: Api<Secret> = Api::all(ctx.client.clone());
+            let mut params = ListParams::default()
+                .labels(&format!(
+                    "{}={}",
+                    labels::MANAGED_BY,
+                    labels::MANAGED_BY_VALUE
+                ))
+                .limit(500);
+            loop {
+                let page = api.list(&params).await.map_err(|source| Error::Read {
+                    child: child_of(app, ChildKind::Secret),
+                    source,
+                })?;
+                let mut memory = ctx.memory.lock().expect("lock");
+                for secret in page.items {
+                    let child = ChildKind::Secret.of(
+                        secret.metadata.namespace.as_deref().unwrap_or_default(),
+                        secret.metadata.name.as_deref().unwrap_or_default(),
+                    );
+                    memory
+                        .secrets
+                        .entry(child)
+                        .or_insert_with(|| RememberedSecret {
+                            resource_version: secret.metadata.resource_version,
+                            values: SecretState::new(secret.data.unwrap_or_default()),
+                            read_at: Instant::now(),
+                        });
+                }
+                match page.metadata.continue_ {
+                    Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                    _ => return Ok(()),
+                }
+            }
+        })
+        .await
+        .copied()
 }
 
 /// Reads the Secret; `None` when it is not this App's.

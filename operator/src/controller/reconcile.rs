@@ -18,7 +18,7 @@ use super::error::Error;
 use super::events;
 use super::observe::{self, SecretValues};
 use super::retry::{self, Outcome};
-use super::status::{self, Degradation, Observed};
+use super::status::{self, Degradation, Observed, Written};
 
 #[tracing::instrument(skip_all, fields(app = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
 pub async fn reconcile(
@@ -94,11 +94,16 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Outcome, Error> {
     observed.platform_revisions = revisions;
     // A status computed while the cache runs behind Baseplate's own apply of the Deployment
     // would describe the rollout as it was, and be written again moments later.
-    let status_changed = if report.deployment_awaits_cache() {
-        false
+    let written = if report.deployment_awaits_cache() {
+        Written::Unchanged
     } else {
         status::write(app, ctx, &observed).await?
     };
+    if written == Written::AppGone {
+        // Deleted mid-reconcile: its children go with it (owner references); nothing to tell.
+        return Ok(Outcome::Gone);
+    }
+    let status_changed = written.changed();
     if status_changed {
         // Staged Platforms count this App's progress from its status.
         ctx.rollouts.notify_one();
@@ -194,9 +199,13 @@ async fn block(
         platform_revisions,
         ..Observed::blocked(app.meta().generation, degradation)
     };
-    if status::write(app, ctx, &observed).await? {
-        ctx.rollouts.notify_one();
-        events::publish(ctx, app, EventType::Warning, reason, "Render", message);
+    match status::write(app, ctx, &observed).await? {
+        Written::Written => {
+            ctx.rollouts.notify_one();
+            events::publish(ctx, app, EventType::Warning, reason, "Render", message);
+        }
+        Written::AppGone => return Ok(Outcome::Gone),
+        Written::Unchanged => {}
     }
     Ok(outcome)
 }

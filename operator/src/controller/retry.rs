@@ -35,6 +35,8 @@ pub enum Outcome {
     /// allowance after this long, with nothing changing that would trigger a reconcile.
     AwaitingReadiness(Duration),
     Invalid,
+    /// The App was deleted while it was reconciled (its status write found none).
+    Gone,
 }
 
 impl Outcome {
@@ -60,6 +62,7 @@ impl Outcome {
             Outcome::AwaitingCache => "awaiting_cache",
             Outcome::AwaitingReadiness(_) => "awaiting_readiness",
             Outcome::Invalid => "invalid",
+            Outcome::Gone => "gone",
         }
     }
 }
@@ -73,6 +76,8 @@ pub fn after_success(guard: &DeserializeGuard<App>, outcome: Outcome, ctx: &Cont
     match outcome {
         // Nothing to retry: the next change to the App or a Platform triggers a reconcile.
         Outcome::Invalid => Action::await_change(),
+        // Its deletion reached the watch, or soon will: nothing is left to look at.
+        Outcome::Gone => Action::await_change(),
         Outcome::Conflict => Action::requeue(CONFLICT_RECHECK),
         // The watch normally triggers the next reconcile well before this.
         Outcome::AwaitingCache => Action::requeue(CACHE_LAG_ALLOWANCE),

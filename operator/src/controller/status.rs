@@ -497,10 +497,26 @@ pub fn new_cause<'a>(previous: Option<&AppStatus>, observed: &'a Observed) -> Op
 }
 
 /// Writes the status computed from `observed` if it changed; returns whether it did.
-pub async fn write(app: &App, ctx: &Context, observed: &Observed) -> Result<bool, Error> {
+/// What a status write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The status already said this.
+    Unchanged,
+    Written,
+    /// The App was deleted meanwhile (404): there is nothing to write to, nor to retry.
+    AppGone,
+}
+
+impl Written {
+    pub fn changed(self) -> bool {
+        self == Written::Written
+    }
+}
+
+pub async fn write(app: &App, ctx: &Context, observed: &Observed) -> Result<Written, Error> {
     let status = compute(app.status.as_ref(), observed, (ctx.clock)());
     if app.status.as_ref() == Some(&status) {
-        return Ok(false);
+        return Ok(Written::Unchanged);
     }
     let api: Api<App> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     let patch = json!({
@@ -508,17 +524,21 @@ pub async fn write(app: &App, ctx: &Context, observed: &Observed) -> Result<bool
         "kind": App::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        &app.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(|source| Error::Status {
-        app: ObjectRef::from_obj(app),
-        source,
-    })?;
-    Ok(true)
+    match api
+        .patch_status(
+            &app.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(Written::Written),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Written::AppGone),
+        Err(source) => Err(Error::Status {
+            app: ObjectRef::from_obj(app),
+            source,
+        }),
+    }
 }
 
 /// A condition at `now`, keeping the transition time of the same status in `previous`.

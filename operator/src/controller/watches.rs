@@ -128,8 +128,9 @@ pub fn own_children(controller: AppController, client: &Client) -> (AppControlle
     let (controller, jobs) = owned(controller, client, slim_job);
     let (controller, deployments) = owned(controller, client, slim_deployment);
     let (controller, cron_jobs) = owned(controller, client, slim_cron_job);
-    let (controller, services) = owned(controller, client, slim_service);
-    let (controller, horizontal_pod_autoscalers) = owned(controller, client, slim_autoscaler);
+    let (controller, services) = owned::<PartialObjectMeta<Service>>(controller, client, |_| {});
+    let (controller, horizontal_pod_autoscalers) =
+        owned::<PartialObjectMeta<HorizontalPodAutoscaler>>(controller, client, |_| {});
     let (controller, pod_disruption_budgets) =
         owned::<PartialObjectMeta<PodDisruptionBudget>>(controller, client, |_| {});
     let (controller, ingresses) = owned::<PartialObjectMeta<Ingress>>(controller, client, |_| {});
@@ -148,9 +149,10 @@ pub fn own_children(controller: AppController, client: &Client) -> (AppControlle
 }
 
 /// A label-filtered reflector for one child kind, caching what `slim` leaves of each object
-/// (never its managed fields), its events handed to the controller as owned objects. Most
-/// kinds are cached as metadata only (`PartialObjectMeta`): the operator needs to know what
-/// exists and who owns it.
+/// and, of its managed fields, only the set Baseplate's apply owns (which tells whether the
+/// child is as Baseplate applied it), its events handed to the controller as owned objects.
+/// Most kinds are cached as metadata only (`PartialObjectMeta`): the operator needs to know
+/// what exists, who owns it and whether it is up to date.
 fn owned<K>(
     controller: AppController,
     client: &Client,
@@ -172,7 +174,7 @@ where
         watcher(api, managed_by_baseplate())
             .default_backoff()
             .modify(move |object| {
-                object.meta_mut().managed_fields = None;
+                super::apply::keep_own_managed_fields(object.meta_mut());
                 slim(object);
             }),
     )
@@ -284,16 +286,6 @@ fn slim_cron_job(cron_job: &mut CronJob) {
     if let Some(spec) = cron_job.spec.as_mut() {
         spec.job_template = Default::default();
     }
-}
-
-/// Services and autoscalers have a status but no generation: their spec is cached to tell a status update
-/// (frequent for an autoscaler) from an edit, their status is not.
-fn slim_autoscaler(hpa: &mut HorizontalPodAutoscaler) {
-    hpa.status = None;
-}
-
-fn slim_service(service: &mut Service) {
-    service.status = None;
 }
 
 /// `Store::wait_until_ready` that cannot miss its wake-up. kube-runtime's ready signal wakes

@@ -5,7 +5,7 @@ use baseplate_operator::controller::context::ChildStores;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use kube::Resource;
 use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::reflector;
@@ -21,9 +21,10 @@ pub struct Watches {
     pub secrets: reflector::store::Writer<PartialObjectMeta<Secret>>,
     pub jobs: reflector::store::Writer<Job>,
     pub deployments: reflector::store::Writer<Deployment>,
-    pub services: reflector::store::Writer<k8s_openapi::api::core::v1::Service>,
-    pub horizontal_pod_autoscalers:
-        reflector::store::Writer<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
+    pub services: reflector::store::Writer<PartialObjectMeta<k8s_openapi::api::core::v1::Service>>,
+    pub horizontal_pod_autoscalers: reflector::store::Writer<
+        PartialObjectMeta<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
+    >,
     pub pod_disruption_budgets: reflector::store::Writer<
         PartialObjectMeta<k8s_openapi::api::policy::v1::PodDisruptionBudget>,
     >,
@@ -97,10 +98,10 @@ impl Watches {
                 ChildKind::Deployment => self.deployments.apply_watcher_event(
                     &watcher::Event::Apply(serde_json::from_value(object).unwrap()),
                 ),
-                ChildKind::Service => self.services.apply_watcher_event(&whole(object)),
+                ChildKind::Service => self.services.apply_watcher_event(&meta(&object)),
                 ChildKind::HorizontalPodAutoscaler => self
                     .horizontal_pod_autoscalers
-                    .apply_watcher_event(&whole(object)),
+                    .apply_watcher_event(&meta(&object)),
                 ChildKind::PodDisruptionBudget => self
                     .pod_disruption_budgets
                     .apply_watcher_event(&meta(&object)),
@@ -128,7 +129,7 @@ pub fn edited_deployment(
 
 pub fn cached_autoscaler(
     watches: &Watches,
-) -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
+) -> PartialObjectMeta<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> {
     watches
         .horizontal_pod_autoscalers
         .as_reader()
@@ -136,4 +137,28 @@ pub fn cached_autoscaler(
         .unwrap()
         .as_ref()
         .clone()
+}
+
+/// `meta` after another field manager (`kubectl edit`) changed the field at `path` (FieldsV1
+/// keys, such as `["f:spec", "f:minReadySeconds"]`): the field leaves Baseplate's set.
+pub fn taken_over(meta: &mut ObjectMeta, path: &[&str]) {
+    let entries = meta.managed_fields.get_or_insert_default();
+    let own = entries
+        .iter_mut()
+        .find(|e| e.manager.as_deref() == Some("baseplate"))
+        .expect("Baseplate's apply in the managed fields");
+    let mut node = &mut own.fields_v1.as_mut().expect("a field set").0;
+    let (last, parents) = path.split_last().unwrap();
+    for key in parents {
+        node = &mut node[*key];
+    }
+    assert!(
+        node.as_object_mut().unwrap().remove(*last).is_some(),
+        "Baseplate owned {path:?}"
+    );
+    entries.push(ManagedFieldsEntry {
+        manager: Some("kubectl-edit".into()),
+        operation: Some("Update".into()),
+        ..Default::default()
+    });
 }

@@ -72,6 +72,8 @@ pub struct Cluster {
     pub deployment_status: Option<Value>,
     /// Objects that exist, but that GETs do not find yet (created a moment after the read).
     pub unseen_by_reads: Vec<String>,
+    /// Paths whose object was deleted: writes to them are 404.
+    pub deleted: Vec<String>,
 }
 
 fn not_found() -> Response<Body> {
@@ -134,7 +136,16 @@ async fn serve(
             "GET" if path.ends_with("/pods") && !cluster.objects.contains_key(&path) => {
                 ok(&json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}))
             }
+            // Every Secret of the cluster, as a LIST across namespaces answers them.
+            "GET" if path == "/api/v1/secrets" => ok(&json!({
+                "apiVersion": "v1", "kind": "SecretList", "metadata": {},
+                "items": cluster.objects.iter()
+                    .filter(|(p, _)| p.contains("/secrets/"))
+                    .map(|(_, o)| o.clone())
+                    .collect::<Vec<_>>(),
+            })),
             "GET" => cluster.objects.get(&path).map_or_else(not_found, ok),
+            "PATCH" if cluster.deleted.contains(&path) => not_found(),
             "PATCH" if precondition_fails(&path, &body, &cluster) => conflict(),
             "PATCH" => ok(&answer_apply(&path, body, &cluster)),
             "DELETE" => ok(
@@ -150,6 +161,19 @@ async fn serve(
 /// The object as the API server answers an apply of `body` at `path`.
 pub fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
     let mut object = body;
+    let body_fields = |object: &Value| {
+        let mut fields = object.clone();
+        if let Some(meta) = fields["metadata"].as_object_mut() {
+            for identity in ["name", "namespace", "resourceVersion", "uid"] {
+                meta.remove(identity);
+            }
+        }
+        if let Some(f) = fields.as_object_mut() {
+            f.remove("apiVersion");
+            f.remove("kind");
+        }
+        fields
+    };
     let version = cluster
         .applied_versions
         .get(path)
@@ -157,6 +181,12 @@ pub fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
         .unwrap_or_else(|| "1".into());
     object["metadata"]["resourceVersion"] = json!(version);
     object["metadata"]["uid"] = json!(format!("uid-{path}"));
+    if !path.ends_with("/status") {
+        object["metadata"]["managedFields"] = json!([{
+            "manager": "baseplate", "operation": "Apply", "apiVersion": object["apiVersion"],
+            "fieldsType": "FieldsV1", "fieldsV1": owned_fields(&body_fields(&object)),
+        }]);
+    }
     // Of the children, only these kinds have a spec generation.
     if [
         "/jobs/",
@@ -191,4 +221,37 @@ pub fn answer_apply(path: &str, body: Value, cluster: &Cluster) -> Value {
         object["status"] = status.clone();
     }
     object
+}
+
+/// The field set the API server records for an apply of `object`, as Kubernetes merges the
+/// lists the children use: maps keyed by `name` (containers, env, volumes, ...), ports by
+/// number and protocol, owner references by UID (atomic elements); any other list atomic.
+pub fn owned_fields(object: &Value) -> Value {
+    match object {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (format!("f:{k}"), owned_fields(v)))
+                .collect(),
+        ),
+        Value::Array(items) if items.iter().all(|i| i.get("uid").is_some()) && !items.is_empty() => {
+            Value::Object(items.iter().map(|i| (format!("k:{}", json!({"uid": i["uid"]})), json!({}))).collect())
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.get("containerPort").is_some()) => {
+            Value::Object(items.iter().map(|i| {
+                let key = json!({"containerPort": i["containerPort"], "protocol": i.get("protocol").cloned().unwrap_or(json!("TCP"))});
+                (format!("k:{key}"), element(i))
+            }).collect())
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.get("name").is_some()) => {
+            Value::Object(items.iter().map(|i| (format!("k:{}", json!({"name": i["name"]})), element(i))).collect())
+        }
+        _ => json!({}),
+    }
+}
+
+fn element(item: &Value) -> Value {
+    let mut fields = owned_fields(item);
+    fields[".".to_string()] = json!({});
+    fields
 }

@@ -123,6 +123,7 @@ impl TestContext {
                 operator_namespace: "baseplate-system".into(),
             },
             memory: Default::default(),
+            secrets_listed: Default::default(),
             failures: Default::default(),
             clock: fixed_time,
             generate_secret: fixed_secret,

@@ -5,6 +5,7 @@
 //! left alone and reported as a conflict.
 
 mod cached;
+mod fields;
 mod handover;
 pub mod migration;
 mod plan;
@@ -34,8 +35,9 @@ pub use write::{CREATE_ONLY_VERSION, FIELD_MANAGER};
 use super::context::{Context, cached};
 use super::error::Error;
 use super::owner::{child_of, has_our_labels, owned_by};
-use cached::{CachedChild, SpecDigest};
-use plan::{Plan, plan, version_of};
+use cached::CachedChild;
+pub use fields::keep_own as keep_own_managed_fields;
+use plan::{Plan, plan};
 use report::Change;
 use write::WriteOptions;
 
@@ -285,13 +287,22 @@ where
         });
     };
     let digest = plan::digest(desired);
+    let desired = plan::stamped(desired, digest);
+    let cached_now = plan::compare(cached.as_ref(), &desired, digest);
     let plan = {
         let mut memory = ctx.memory.lock().expect("lock");
-        let last = memory.applied.get_mut(&child);
-        let version = cached_object
-            .as_ref()
-            .map(|c| version_of(c.meta(), c.spec_digest(), desired.meta()));
-        let plan = plan(last.as_deref(), digest, version.as_ref(), Instant::now());
+        let mut last = memory.applied.get_mut(&child);
+        if let (Some(last), Some(meta)) = (last.as_deref_mut(), cached.as_ref()) {
+            // The cache shows this apply's result, or a later spec (generations only grow):
+            // from now on a difference is someone's change, not the watch running behind.
+            last.seen |= meta.resource_version.is_some()
+                && meta.resource_version == last.resource_version
+                || meta
+                    .generation
+                    .zip(last.generation)
+                    .is_some_and(|(now, then)| now > then);
+        }
+        let plan = plan(last.as_deref(), digest, cached_now, Instant::now());
         if plan == Plan::UpToDate
             && let Some(last) = last
         {
@@ -303,7 +314,7 @@ where
         Plan::UpToDate => (None, Change::None),
         Plan::AwaitCache => (None, Change::AwaitingCache),
         Plan::Apply => {
-            write::apply(ctx, app, &api, desired, digest, cached, &child, options).await?
+            write::apply(ctx, app, &api, &desired, digest, cached, &child, options).await?
         }
     };
     Ok(Synced {

@@ -10,8 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::cached::SpecDigest;
-use super::plan::version_of;
+use super::plan;
 use super::report::Change;
 use crate::controller::context::{AppliedChild, Context};
 use crate::controller::error::{Error, is_transient};
@@ -36,7 +35,7 @@ pub struct WriteOptions {
     pub exists_is_retryable: bool,
 }
 
-/// Applies `desired` as `child`; a child the cache does not show (`cached` is `None`) is
+/// Applies `desired` (stamped with `digest`, see `plan::stamped`) as `child`; a child the cache does not show (`cached` is `None`) is
 /// created without taking over any object that holds its name. Returns the object the API
 /// server answered with and what changed.
 #[allow(clippy::too_many_arguments)]
@@ -51,7 +50,7 @@ pub async fn apply<K>(
     options: WriteOptions,
 ) -> Result<(Option<K>, Change), Error>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + SpecDigest,
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
 {
     let name = child.name.clone();
     // Our own children are in the cache (label-filtered); anything else must not be touched.
@@ -110,12 +109,18 @@ where
 
     let answered = applied.meta();
     let cached_version = existing.as_ref().and_then(|m| m.resource_version.clone());
+    // The child carried this same desired object's digest: the apply undid someone's change.
+    let carried_this = existing
+        .as_ref()
+        .and_then(plan::carried)
+        .is_some_and(|d| d == plan::hex(digest));
     let previous = ctx.memory.lock().expect("lock").applied.insert(
         child.clone(),
         AppliedChild {
             app: app.name_any(),
             desired_digest: digest,
-            version: version_of(answered, applied.spec_digest(), desired.meta()),
+            resource_version: answered.resource_version.clone(),
+            generation: answered.generation,
             applied_at: Instant::now(),
             // An apply that changed nothing answers with the version the cache already shows.
             seen: cached_version.is_some() && cached_version == answered.resource_version,
@@ -123,9 +128,7 @@ where
     );
     let known_versions = [
         cached_version,
-        previous
-            .as_ref()
-            .and_then(|p| p.version.resource_version.clone()),
+        previous.as_ref().and_then(|p| p.resource_version.clone()),
     ];
     let changed = !known_versions.contains(&answered.resource_version);
     let change = if existing.is_none() {
@@ -134,6 +137,7 @@ where
         match previous {
             // Same desired object as last time, yet the apply changed something: someone edited it.
             Some(p) if p.desired_digest == digest => Change::DriftCorrected,
+            None if carried_this => Change::DriftCorrected,
             _ => Change::Updated,
         }
     } else {
